@@ -1,0 +1,124 @@
+"""Academy: the learning-management backend of the national Digital Academy."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from academy.config import PROJECT_ROOT, load_config
+from academy.extensions import api, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build an app from the environment plus `overrides`. Nothing here migrates or writes files."""
+    config = load_config(overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=config["INSTANCE_DIR"],
+    )
+    app.config.from_mapping(config)
+    # The NHS.UK macros rely on chained lookups of optional parameters being undefined, not errors.
+    app.jinja_options = {**app.jinja_options, "undefined": ChainableUndefined}
+    app.jinja_loader = ChoiceLoader(
+        [FileSystemLoader(str(PROJECT_ROOT / "templates")), PackageLoader("nhsuk_frontend_jinja")]
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from academy.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from academy.cli import academy_cli
+
+    app.cli.add_command(academy_cli)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    # Import every model module so metadata is complete for Alembic and create_all.
+    from academy import models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from academy.auth.models import User
+
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    api.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from academy.auth.api import blp as auth_api
+    from academy.auth.admin_views import bp as users_admin
+    from academy.auth.views import bp as auth_views
+    from academy.core.views import bp as core_views
+    from academy.organisations.api import blp as organisations_api
+    from academy.organisations.views import bp as organisations_admin
+
+    for blueprint in (core_views, auth_views, users_admin, organisations_admin):
+        app.register_blueprint(blueprint)
+    for blueprint in (auth_api, organisations_api):
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+        # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.
+        csrf.exempt(blueprint)
+
+
+def _register_hooks(app: Flask) -> None:
+    from academy.audit.services import origin_ip
+    from academy.auth.api_auth import authenticate_api_request
+
+    @app.before_request
+    def remember_origin():
+        origin_ip.set(request.remote_addr)
+
+    app.before_request(authenticate_api_request)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite ignores foreign keys unless asked, and pysqlite's own transaction handling breaks
+    SAVEPOINT; SQLAlchemy's documented recipe hands transactions to SQLAlchemy instead."""
+    module = type(dbapi_connection).__module__
+    if "sqlite" not in module:
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,37 @@
+"""Bearer-token authentication for `/api/v1`. The API never reads the HTML session cookie."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, g, request
+
+from academy.auth.models import User
+
+
+def public(view):
+    """Mark an API view as callable without a token (token creation)."""
+    view.academy_public = True
+    return view
+
+
+def api_user() -> User:
+    """The user the current API request authenticated as."""
+    return g.api_user
+
+
+def authenticate_api_request():
+    if not request.path.startswith("/api/v1/") or request.endpoint is None:
+        return None
+    if request.blueprint == "api-docs":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "academy_public", False):
+        return None
+    from academy.auth.services import user_for_token
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    user = user_for_token(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
+    if user is None:
+        abort(401, description="Send a valid API token: Authorization: Bearer <token>.")
+    g.api_user = user
+    return None

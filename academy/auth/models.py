@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from academy.core import clock
+from academy.core.models import TimestampMixin, UTCDateTime, version_column
+from academy.extensions import db
+from academy.organisations.models import Organisation
+
+ROLES = ("learner", "tutor", "sponsor", "examiner", "admin")
+ROLE_LABELS = {
+    "learner": "Learner",
+    "tutor": "Tutor",
+    "sponsor": "Sponsor",
+    "examiner": "Examiner",
+    "admin": "Academy admin",
+}
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-case, which makes the unique constraint case-insensitive on every database.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    #: argon2id hash; null until the user sets a password from their invitation.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    #: GMC, NMC or HCPC number, when the person is registered.
+    professional_registration: Mapped[str | None] = mapped_column(sa.String(32))
+    #: ESR assignment number.
+    staff_number: Mapped[str | None] = mapped_column(sa.String(32))
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
+    )
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = version_column()
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user",
+        foreign_keys="RoleAssignment.user_id",
+        order_by="RoleAssignment.id",
+        lazy="selectin",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lower_case"),)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+    # Flask-Login: a deactivated account cannot sign in or keep a session.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def active_roles(self, on: date | None = None) -> list[RoleAssignment]:
+        on = on or clock.today()
+        return [r for r in self.roles if r.is_current(on)]
+
+    def has_role(self, *names: str) -> bool:
+        return any(r.role in names for r in self.active_roles())
+
+
+class RoleAssignment(TimestampMixin, db.Model):
+    """A role held by a user within a scope and a date range.
+
+    Sponsors are scoped to an organisation, tutors to a cohort, examiners to a programme; admins
+    and learners hold unscoped roles (a learner's reach comes from their enrolments).
+    """
+
+    __tablename__ = "role_assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
+    )
+    #: Scope columns for domains added later (cohorts, programmes); their foreign keys arrive with
+    #: the tables they point at.
+    cohort_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    programme_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    #: Inclusive dates; `valid_to` null means open-ended.
+    valid_from: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    valid_to: Mapped[date | None] = mapped_column(sa.Date)
+    granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role IN ('learner', 'tutor', 'sponsor', 'examiner', 'admin')", name="role_known"
+        ),
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="dates_in_order"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<RoleAssignment {self.id} user={self.user_id} {self.role}>"
+
+    def is_current(self, on: date) -> bool:
+        return (
+            self.ended_at is None
+            and self.valid_from <= on
+            and (self.valid_to is None or on <= self.valid_to)
+        )
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+class ApiToken(TimestampMixin, db.Model):
+    """A bearer token for the JSON API. Only its SHA-256 is stored; the secret is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: Hex SHA-256 of the token. Tokens are 256 random bits, so a fast hash is enough.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    label: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} user={self.user_id} {self.label!r}>"
+
+    def is_usable(self, at: datetime) -> bool:
+        return self.revoked_at is None and at < self.expires_at

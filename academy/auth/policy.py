@@ -1,0 +1,41 @@
+"""Who may see and change users, roles and tokens.
+
+Cohort tutors' reach over learners arrives with cohorts; until then a tutor's user list is empty.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from academy.auth.models import User
+from academy.core.policy import has_role, is_admin, sponsored_organisation_ids
+
+
+def can_list_users(user) -> bool:
+    return has_role(user, "admin", "sponsor", "tutor")
+
+
+def visible_users(user) -> sa.Select:
+    """The users `user` may see, as a query that lists and detail lookups both start from."""
+    stmt = sa.select(User).order_by(User.name, User.id)
+    if is_admin(user):
+        return stmt
+    organisation_ids = sponsored_organisation_ids(user)
+    if organisation_ids:
+        return stmt.where(User.organisation_id.in_(organisation_ids))
+    return stmt.where(sa.false())
+
+
+def can_view_user(viewer, target: User) -> bool:
+    if viewer is not None and getattr(viewer, "id", None) == target.id:
+        return True
+    from academy.extensions import db
+
+    return (
+        db.session.scalar(visible_users(viewer).where(User.id == target.id).with_only_columns(User.id))
+        is not None
+    )
+
+
+def can_manage_users(user) -> bool:
+    return is_admin(user)

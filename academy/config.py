@@ -1,0 +1,124 @@
+"""Settings, read only from the environment, with defaults that are safe for a laptop.
+
+`ACADEMY_ENV` is `development` (default), `testing` or `production`. Production refuses to start
+with a missing or default `SECRET_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+#: The key a development install runs with; production refuses it.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret-change-me"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a configuration the app can safely run with."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Let operators paste the `postgres://` URLs that hosting platforms print."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    env = os.environ
+    academy_env = (overrides or {}).get("ACADEMY_ENV") or env.get("ACADEMY_ENV", "development")
+    instance_dir = Path(env.get("ACADEMY_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
+    production = academy_env == "production"
+    redis_url = env.get("REDIS_URL") or None
+
+    config: dict = {
+        "ACADEMY_ENV": academy_env,
+        "INSTANCE_DIR": str(instance_dir),
+        "SECRET_KEY": env.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            env.get("DATABASE_URL", f"sqlite:///{instance_dir / 'academy.db'}")
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "ACADEMY_BASE_URL": env.get("ACADEMY_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "STORAGE_DIR": env.get("STORAGE_DIR", str(instance_dir / "storage")),
+        # Mail: `console` prints, `file` writes .eml files under MAIL_FILE_DIR, `smtp` sends,
+        # `memory` keeps messages on the app (tests).
+        "MAIL_BACKEND": env.get("MAIL_BACKEND", "smtp" if env.get("MAIL_SERVER") else "console"),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), False),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Digital Academy <no-reply@academy.example>"),
+        "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(instance_dir / "mail")),
+        # Sessions and cookies: secure unless explicitly running plain HTTP on a laptop.
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_LIFETIME_MINUTES", 8 * 60) * 60,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Rate limits: memory on one process, Redis when there is one to share between nodes.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 30),
+        "PASSWORD_RESET_HOURS": _int("PASSWORD_RESET_HOURS", 2),
+        "INVITATION_DAYS": _int("INVITATION_DAYS", 14),
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 50) * 1024 * 1024,
+        # flask-smorest: the OpenAPI document and a docs page built from the npm copy of Swagger UI.
+        "API_TITLE": "Digital Academy API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Integrations for trust HR systems, reporting tools and scripts. "
+                "Authenticate with `POST /api/v1/auth/tokens`, then send "
+                "`Authorization: Bearer <token>`."
+            },
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    }
+    if overrides:
+        config.update(overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config: dict) -> None:
+    if config["ACADEMY_ENV"] == "production":
+        key = config.get("SECRET_KEY") or ""
+        if key in ("", DEVELOPMENT_SECRET_KEY) or len(key) < 32:
+            raise ConfigurationError(
+                "ACADEMY_ENV=production needs SECRET_KEY set to a random value of at least "
+                '32 characters (for example: python -c "import secrets; print(secrets.token_hex(32))")'
+            )

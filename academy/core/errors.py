@@ -1,0 +1,134 @@
+"""Error types raised by services, and the handlers that turn any error into HTML or JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from academy.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A request the domain refuses. Views show it as a form error; the API as `status`."""
+
+    status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status = status
+
+
+class Conflict(DomainError):
+    """Duplicate or stale data: the API answers 409."""
+
+    status = 409
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _flatten_errors(errors) -> dict | None:
+    """webargs nests messages by location (`{"json": {...}}`); the contract keys them by field."""
+    if not errors:
+        return None
+    if isinstance(errors, dict):
+        flat: dict = {}
+        for key, value in errors.items():
+            if key in {"json", "query", "form", "files", "headers", "view_args"} and isinstance(
+                value, dict
+            ):
+                flat.update(value)
+            else:
+                flat[key] = value
+        return flat
+    return {"_schema": errors if isinstance(errors, list) else [str(errors)]}
+
+
+def json_error(status: int, message: str | None = None, errors=None, headers=None):
+    body = {
+        "code": status,
+        "status": HTTP_STATUS_CODES.get(status, "Error"),
+        "message": message or HTTP_STATUS_CODES.get(status, "Error"),
+    }
+    flat = _flatten_errors(errors)
+    if flat:
+        body["errors"] = flat
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Sign in, or send a valid API token.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing at this address, or you cannot see it.",
+    405: "That method is not allowed here.",
+    409: "That conflicts with the current state.",
+    413: "That upload is too large.",
+    415: "That file type is not allowed.",
+    422: "Some of the information given is not valid.",
+    429: "Too many attempts. Wait a minute and try again.",
+    500: "Something went wrong on our side. It has been logged.",
+}
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        db.session.rollback()
+    headers = dict(error.get_response().headers) if status in (405, 429, 401) else {}
+    headers.pop("Content-Type", None)
+    headers.pop("Content-Length", None)
+    if wants_json():
+        data = getattr(error, "data", None) or {}
+        message = data.get("message") or _description(error) or MESSAGES.get(status)
+        if status == 401:
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="academy"')
+        return json_error(status, message, data.get("errors"), headers)
+    template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/generic.html"
+    body = render_template(
+        template, status=status, message=_description(error) or MESSAGES.get(status, "")
+    )
+    return body, status, headers
+
+
+def _description(error: HTTPException) -> str | None:
+    """Werkzeug's stock descriptions are written for developers; keep only ones we wrote."""
+    default = type(error).description
+    if error.description and error.description != default:
+        return error.description
+    return None
+
+
+def handle_domain_error(error: DomainError):
+    db.session.rollback()
+    if wants_json():
+        errors = {error.field: [error.message]} if error.field else None
+        return json_error(error.status, error.message, errors)
+    return render_template(
+        "errors/generic.html", status=error.status, message=error.message
+    ), error.status
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

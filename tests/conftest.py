@@ -1,0 +1,138 @@
+"""Fixtures: one app per run on a migrated database, and a rolled-back transaction per test.
+
+Set TEST_DATABASE_URL=postgresql+psycopg://user@host/db to run everything on PostgreSQL; the
+default is a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from sqlalchemy import orm
+
+from academy import create_app
+from academy.extensions import db as _db
+from academy.extensions import limiter
+from academy.notifications.mail import sent_messages
+from tests.dbutil import drop_database, fresh_database_url
+from tests.factories import PASSWORD, ApiClient, Factories
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL (' + url.split('@')[-1] + ')' if url else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = fresh_database_url("test", tmp_path_factory.mktemp("db"))
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app(
+        {
+            "ACADEMY_ENV": "testing",
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-to-use",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "MAIL_BACKEND": "memory",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
+            "ACADEMY_BASE_URL": "https://academy.test",
+        }
+    )
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db(request, app):
+    """Each test runs inside a transaction that is rolled back; the code under test commits to
+    savepoints (SQLAlchemy 2's "join a session into an external transaction" recipe)."""
+    if "no_db" in request.keywords:
+        yield None
+        return
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        factory = orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        _db.session = orm.scoped_session(factory, scopefunc=original.registry.scopefunc)
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits_and_mail(app):
+    limiter.reset()
+    sent_messages(app).clear()
+    yield
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for calling services directly."""
+    with app.test_request_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(db, app) -> Factories:
+    return Factories(app)
+
+
+@pytest.fixture
+def outbox(app):
+    return sent_messages(app)
+
+
+@pytest.fixture
+def login_as(client):
+    """Sign `user` in through the real sign-in form and return the client."""
+
+    def login(user, password: str = PASSWORD, the_client=None):
+        the_client = the_client or client
+        response = the_client.post(
+            "/sign-in", data={"email": user.email, "password": password}, follow_redirects=False
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return the_client
+
+    return login
+
+
+@pytest.fixture
+def api(app, make):
+    """`api(user)` is a JSON client authenticated with a fresh token for that user;
+    `api()` is one with no token."""
+
+    def build(user=None) -> ApiClient:
+        return ApiClient(app.test_client(), make.token_for(user) if user else None)
+
+    return build
+
+
+def count(model) -> int:
+    return _db.session.scalar(sa.select(sa.func.count()).select_from(model))

@@ -1,0 +1,53 @@
+import pytest
+
+from academy import create_app
+from academy.config import ConfigurationError
+
+
+def test_healthz_answers_without_a_database(client, monkeypatch):
+    from academy.extensions import db
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("healthz touched the database")
+
+    monkeypatch.setattr(db.session, "execute", refuse)
+    monkeypatch.setattr(db.session, "scalar", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("key", [None, "", "dev-only-not-secret-change-me", "short"])
+def test_production_refuses_a_missing_or_default_secret_key(monkeypatch, key):
+    monkeypatch.setenv("ACADEMY_ENV", "production")
+    if key is None:
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app()
+
+
+@pytest.mark.no_db
+def test_production_starts_with_a_real_secret_and_secure_cookies(monkeypatch):
+    monkeypatch.setenv("ACADEMY_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+@pytest.mark.no_db
+def test_default_database_is_a_sqlite_file_under_instance(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"ACADEMY_ENV": "development"})
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    assert uri.startswith("sqlite:///") and uri.endswith("instance/academy.db")
+
+
+@pytest.mark.no_db
+def test_postgres_urls_from_hosting_platforms_use_psycopg(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example/academy")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example/academy"
