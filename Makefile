@@ -18,12 +18,13 @@ $(VENV)/.installed: pyproject.toml
 
 # Front-end assets come from npm (package-lock.json pins them) and are copied into the static
 # folder, so pages never load anything from a CDN.
-$(VENDOR)/.installed: package.json package-lock.json
+$(VENDOR)/.installed: package.json package-lock.json academy/static/scss/academy.scss
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR)
 	mkdir -p $(VENDOR)/nhsuk-frontend $(VENDOR)/swagger-ui $(VENDOR)/axe-core
-	cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css \
-	   node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.js $(VENDOR)/nhsuk-frontend/
+	node_modules/.bin/sass --no-source-map --style=compressed --load-path=node_modules \
+	   --quiet-deps academy/static/scss/academy.scss $(VENDOR)/academy.css
+	cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.js $(VENDOR)/nhsuk-frontend/
 	cp -r node_modules/nhsuk-frontend/dist/nhsuk/assets/. $(VENDOR)/nhsuk-frontend/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
 	   node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js $(VENDOR)/swagger-ui/
@@ -47,12 +48,12 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check academy tests migrations wsgi.py
-	$(BIN)/ruff format --check academy tests migrations wsgi.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: install
-	$(BIN)/ruff format academy tests migrations wsgi.py
-	$(BIN)/ruff check --fix academy tests migrations wsgi.py
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache

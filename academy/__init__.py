@@ -23,7 +23,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.from_mapping(config)
     # The NHS.UK macros rely on chained lookups of optional parameters being undefined, not errors.
-    app.jinja_options = {**app.jinja_options, "undefined": ChainableUndefined}
+    app.jinja_options = {
+        **app.jinja_options,
+        "undefined": ChainableUndefined,
+        "autoescape": _autoescape,
+    }
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(PROJECT_ROOT / "templates")), PackageLoader("nhsuk_frontend_jinja")]
     )
@@ -41,6 +45,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.cli.add_command(academy_cli)
     return app
+
+
+def _autoescape(template_name: str | None) -> bool:
+    """Flask escapes only .html-like templates; the NHS.UK macros are .jinja files that print
+    `text` and input values as given, so they must escape too (their README asks for it)."""
+    return template_name is None or template_name.endswith(
+        (".html", ".htm", ".xml", ".xhtml", ".svg", ".jinja")
+    )
 
 
 def _init_extensions(app: Flask) -> None:
@@ -68,8 +80,8 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from academy.auth.api import blp as auth_api
     from academy.auth.admin_views import bp as users_admin
+    from academy.auth.api import blp as auth_api
     from academy.auth.views import bp as auth_views
     from academy.core.views import bp as core_views
     from academy.organisations.api import blp as organisations_api

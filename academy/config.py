@@ -12,7 +12,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 #: The key a development install runs with; production refuses it.
-DEVELOPMENT_SECRET_KEY = "dev-only-not-secret-change-me"
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
 
 
 class ConfigurationError(RuntimeError):
@@ -69,7 +69,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), False),
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Digital Academy <no-reply@academy.example>"),
+        "MAIL_DEFAULT_SENDER": env.get(
+            "MAIL_DEFAULT_SENDER", "Digital Academy <no-reply@academy.example>"
+        ),
         "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(instance_dir / "mail")),
         # Sessions and cookies: secure unless explicitly running plain HTTP on a laptop.
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
@@ -102,9 +104,7 @@ def load_config(overrides: dict | None = None) -> dict:
                 "Authenticate with `POST /api/v1/auth/tokens`, then send "
                 "`Authorization: Bearer <token>`."
             },
-            "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
         },
     }
@@ -119,6 +119,7 @@ def check_config(config: dict) -> None:
         key = config.get("SECRET_KEY") or ""
         if key in ("", DEVELOPMENT_SECRET_KEY) or len(key) < 32:
             raise ConfigurationError(
-                "ACADEMY_ENV=production needs SECRET_KEY set to a random value of at least "
-                '32 characters (for example: python -c "import secrets; print(secrets.token_hex(32))")'
+                "ACADEMY_ENV=production needs SECRET_KEY set to a random value of at least 32 "
+                "characters (for example: "
+                'python -c "import secrets; print(secrets.token_hex(32))")'
             )

@@ -1,4 +1,7 @@
-"""Factories that build rows directly, fast, with realistic values."""
+"""Factories that build rows directly, fast, with realistic values.
+
+They commit, as the data a request finds would have been committed before it; each test's outer
+transaction still rolls everything back."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class Factories:
             **fields,
         )
         db.session.add(organisation)
-        db.session.flush()
+        db.session.commit()
         return organisation
 
     def user(self, role: str | None = None, *, organisation=None, scope=None, **fields) -> User:
@@ -53,12 +56,14 @@ class Factories:
             **fields,
         )
         db.session.add(user)
-        db.session.flush()
+        db.session.commit()
         if role:
             self.role(user, role, scope=scope)
         return user
 
-    def role(self, user, role: str, *, scope=None, valid_from=None, valid_to=None) -> RoleAssignment:
+    def role(
+        self, user, role: str, *, scope=None, valid_from=None, valid_to=None
+    ) -> RoleAssignment:
         columns = {}
         if role == "sponsor":
             columns["organisation_id"] = scope.id
@@ -74,13 +79,14 @@ class Factories:
             **columns,
         )
         db.session.add(assignment)
-        db.session.flush()
+        db.session.commit()
         db.session.refresh(user)
         return assignment
 
     def token_for(self, user) -> str:
         with self.app.test_request_context():
             _, secret = auth_services.issue_token(user, label="test")
+            db.session.commit()
         return secret
 
 
@@ -101,7 +107,9 @@ class ApiClient:
     def open(self, method, path, json=None, headers=None, **kw):
         if not path.startswith("/"):
             path = "/api/v1/" + path
-        return self.client.open(path, method=method, json=json, headers=self._headers(headers), **kw)
+        return self.client.open(
+            path, method=method, json=json, headers=self._headers(headers), **kw
+        )
 
     def get(self, path, **kw):
         return self.open("GET", path, **kw)

@@ -8,7 +8,6 @@ from typing import Any
 from academy.audit.models import AuditEvent
 from academy.extensions import db
 
-
 #: Set by the request (or left unset by CLI commands and jobs) so services need not see `request`.
 origin_ip: ContextVar[str | None] = ContextVar("audit_origin_ip", default=None)
 

@@ -32,10 +32,17 @@ def can_view_user(viewer, target: User) -> bool:
     from academy.extensions import db
 
     return (
-        db.session.scalar(visible_users(viewer).where(User.id == target.id).with_only_columns(User.id))
+        db.session.scalar(
+            visible_users(viewer).where(User.id == target.id).with_only_columns(User.id)
+        )
         is not None
     )
 
 
 def can_manage_users(user) -> bool:
     return is_admin(user)
+
+
+def needs_invitation(user: User) -> bool:
+    """An active account whose owner has not yet set a password can be sent a fresh invitation."""
+    return user.active and user.password_hash is None

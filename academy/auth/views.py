@@ -1,3 +1,204 @@
-from flask import Blueprint
+"""Signing in and out, password links, and one's own account page."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+
+from academy.auth import services
+from academy.auth.forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm, SignInForm
+from academy.auth.models import RoleAssignment
+from academy.core import clock
+from academy.core.errors import DomainError
+from academy.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
+
+SIGN_IN_FAILED = "The email address or password is not right"
+
+
+def login_rate_limit() -> str:
+    # Read per request so operators (and tests) can change it without restarting.
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None, so `?next=` cannot send people away."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash (`/\evil.example`) and drop tabs and newlines.
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def show_domain_error(form: FlaskForm, error: DomainError) -> None:
+    """Put a service's refusal on the field it names, so the error summary links to it."""
+    field = form._fields.get(error.field) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.app_errorhandler(CSRFError)
+def form_expired(error: CSRFError):
+    """A form sent without a valid CSRF token: usually a page left open too long."""
+    db.session.rollback()
+    return render_template("auth/form_expired.html", back=request.path), 400
+
+
+# --- signing in and out --------------------------------------------------------------------------
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login():
+    next_url = safe_next_url(request.args.get("next"))
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(next_url or url_for("auth.account"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        db.session.commit()  # keeps the audit of a failure as well as a success
+        if user is not None:
+            # A fresh session on sign-in, so nothing set before it (fixation) carries over.
+            session.clear()
+            login_user(user)
+            return redirect(next_url or url_for("auth.account"))
+        # One message for an unknown email, a wrong password or a deactivated account.
+        form.password.errors = [SIGN_IN_FAILED]
+    return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+@bp.route("/sign-out", methods=["GET", "POST"])
+def logout():
+    # GET only offers a button: signing out changes state, so it needs a POST with a CSRF token.
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return render_template("auth/sign_out.html")
+    if current_user.is_authenticated:
+        services.record_logout(current_user._get_current_object())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out", "success")
+    return redirect(url_for("auth.login"))
+
+
+# --- forgotten passwords and invitations ---------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same page whether or not the account exists, so it reveals nothing.
+        return render_template("auth/forgot_password_sent.html", email=form.email.data.strip())
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _password_from_link(token, "reset", "auth/reset_password.html")
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    return _password_from_link(token, "invite", "auth/set_password.html")
+
+
+def _password_from_link(token: str, purpose: str, template: str):
+    try:
+        user = services.user_for_password_token(token, purpose)
+    except DomainError as error:
+        body = render_template("auth/link_not_valid.html", message=error.message, purpose=purpose)
+        return _without_referrer(make_response(body, 400))
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.complete_password_token(token, purpose, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(
+                "Your password has been set. Sign in with your email address and new password."
+                if purpose == "invite"
+                else "Your password has been reset. Sign in with your new password.",
+                "success",
+            )
+            return redirect(url_for("auth.login"))
+    return _without_referrer(make_response(render_template(template, form=form, user=user)))
+
+
+def _without_referrer(response):
+    # The token is in this page's address; never pass it on to another site.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- your account --------------------------------------------------------------------------------
+
+
+def role_status(assignment: RoleAssignment, today: date) -> str:
+    if assignment.is_current(today):
+        return "current"
+    if assignment.ended_at is None and assignment.valid_from > today:
+        return "future"
+    return "ended"
+
+
+@bp.get("/account")
+@login_required
+def account():
+    user = current_user._get_current_object()
+    today = clock.today()
+    roles = [(assignment, role_status(assignment, today)) for assignment in user.roles]
+    # Current roles first, then those still to start, then history; newest first within each.
+    order = {"current": 0, "future": 1, "ended": 2}
+    roles.sort(key=lambda pair: (order[pair[1]], -pair[0].valid_from.toordinal(), -pair[0].id))
+    return render_template("auth/account.html", user=user, roles=roles)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(login_rate_limit, methods=["POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user._get_current_object(), form.current_password.data, form.password.data
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash("Your password has been changed", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/change_password.html", form=form)

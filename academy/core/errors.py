@@ -18,12 +18,21 @@ class DomainError(Exception):
 
     status = 422
 
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        status: int | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         if status is not None:
             self.status = status
+        #: More members for the API's error body, such as the current state after a stale write.
+        self.extra = dict(extra or {})
 
 
 class Conflict(DomainError):
@@ -53,7 +62,7 @@ def _flatten_errors(errors) -> dict | None:
     return {"_schema": errors if isinstance(errors, list) else [str(errors)]}
 
 
-def json_error(status: int, message: str | None = None, errors=None, headers=None):
+def json_error(status: int, message: str | None = None, errors=None, headers=None, extra=None):
     body = {
         "code": status,
         "status": HTTP_STATUS_CODES.get(status, "Error"),
@@ -62,6 +71,7 @@ def json_error(status: int, message: str | None = None, errors=None, headers=Non
     flat = _flatten_errors(errors)
     if flat:
         body["errors"] = flat
+    body.update(extra or {})
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -96,7 +106,9 @@ def handle_http_exception(error: HTTPException):
         message = data.get("message") or _description(error) or MESSAGES.get(status)
         if status == 401:
             headers.setdefault("WWW-Authenticate", 'Bearer realm="academy"')
-        return json_error(status, message, data.get("errors"), headers)
+        # webargs' abort (validation, malformed JSON) puts field messages under `messages`.
+        errors = data.get("errors") or data.get("messages")
+        return json_error(status, message, errors, headers)
     template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/generic.html"
     body = render_template(
         template, status=status, message=_description(error) or MESSAGES.get(status, "")
@@ -116,7 +128,7 @@ def handle_domain_error(error: DomainError):
     db.session.rollback()
     if wants_json():
         errors = {error.field: [error.message]} if error.field else None
-        return json_error(error.status, error.message, errors)
+        return json_error(error.status, error.message, errors, extra=error.extra)
     return render_template(
         "errors/generic.html", status=error.status, message=error.message
     ), error.status

@@ -15,20 +15,26 @@ MAX_PER_PAGE = 200
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded so the OFFSET it becomes always fits the database's integer types.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 PAGINATION_HEADERS = {
     "X-Total-Count": {"description": "Items in the whole list", "schema": {"type": "integer"}},
-    "Link": {"description": "RFC 8288 links: first, prev, next, last", "schema": {"type": "string"}},
+    "Link": {
+        "description": "RFC 8288 links: first, prev, next, last",
+        "schema": {"type": "string"},
+    },
 }
 
 
 def paginate(stmt: sa.Select, args: dict):
     """Run `stmt` for one page; return `(items, 200, headers)` for a flask-smorest view."""
     page, per_page = args["page"], args["per_page"]
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    )
     items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
     return items, 200, pagination_headers(total, page, per_page)
 

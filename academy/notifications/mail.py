@@ -12,7 +12,6 @@ from flask import current_app, render_template
 from academy.core import clock
 
 
-
 def send_email(to: str, subject: str, template: str, **context) -> EmailMessage:
     """Render `templates/email/<template>.txt` (and `.html` when present) and send it."""
     config = current_app.config

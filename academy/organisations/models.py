@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 

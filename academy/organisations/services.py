@@ -61,7 +61,9 @@ def create_organisation(
         name=(name or "").strip(),
         sector=sector,
         nation=nation,
-        credential_target=DEFAULT_CREDENTIAL_TARGET if credential_target is None else credential_target,
+        credential_target=DEFAULT_CREDENTIAL_TARGET
+        if credential_target is None
+        else credential_target,
     )
     _validate(organisation)
     db.session.add(organisation)
@@ -81,7 +83,9 @@ def update_organisation(
         ods_code = fields.pop("ods_code").strip().upper()
         existing = organisation_by_ods(ods_code)
         if existing is not None and existing.id != organisation.id:
-            raise Conflict(f"An organisation with ODS code {ods_code} already exists", field="ods_code")
+            raise Conflict(
+                f"An organisation with ODS code {ods_code} already exists", field="ods_code"
+            )
         organisation.ods_code = ods_code
     for field in ("name", "sector", "nation", "credential_target"):
         if field in fields and fields[field] is not None:

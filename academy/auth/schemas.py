@@ -1,0 +1,142 @@
+"""JSON shapes for tokens, users and roles.
+
+User output is split by audience (DESIGN.md convention 7): `UserSchema` holds the fields API.md
+names and is all a sponsor or tutor receives; `MeSchema` adds the caller's own current roles;
+`AdminUserSchema` adds the version, every role assignment (ended ones too) and sign-in times.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, post_dump, validate
+
+from academy.auth.models import ROLES
+from academy.auth.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from academy.core import clock
+from academy.core.api import Id, RequestSchema, Text, not_blank
+from academy.core.pagination import PageArgs
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+class TokenRequestSchema(RequestSchema):
+    email = Text(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, validate=validate.Length(max=PASSWORD_MAX_LENGTH))
+    label = Text(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={"description": "A name to recognise the token by, e.g. the script using it"},
+    )
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(required=True)
+    token = fields.String(
+        required=True,
+        metadata={"description": "The secret: shown only now; send it as `Bearer <token>`"},
+    )
+    expires_at = fields.DateTime(required=True)
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+
+class RoleSchema(Schema):
+    id = fields.Integer()
+    role = fields.String(metadata={"enum": list(ROLES)})
+    organisation_id = fields.Integer(allow_none=True)
+    cohort_id = fields.Integer(allow_none=True)
+    programme_id = fields.Integer(allow_none=True)
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True, metadata={"description": "Inclusive; null is open"})
+    current = fields.Function(
+        lambda assignment: assignment.is_current(clock.today()),
+        metadata={"type": "boolean", "description": "Held today (started, not ended)"},
+    )
+    ended_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When an admin ended the role early"}
+    )
+
+
+class RoleGrantSchema(RequestSchema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    organisation_id = Id(allow_none=True, metadata={"description": "Required for sponsors"})
+    cohort_id = Id(allow_none=True, metadata={"description": "Tutors: the cohort taught"})
+    programme_id = Id(allow_none=True, metadata={"description": "Examiners: the programme"})
+    valid_from = fields.Date(allow_none=True, metadata={"description": "Default: today"})
+    valid_to = fields.Date(allow_none=True, metadata={"description": "Inclusive; null is open"})
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    organisation_id = fields.Integer(allow_none=True)
+    professional_registration = fields.String(allow_none=True)
+    staff_number = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class MeSchema(UserSchema):
+    roles = fields.List(
+        fields.Nested(RoleSchema),
+        metadata={"description": "Role assignments held today"},
+    )
+
+    @post_dump
+    def keep_current_roles(self, data, **kwargs):
+        if "roles" in data:
+            data["roles"] = [role for role in data["roles"] if role["current"]]
+        return data
+
+
+class AdminUserSchema(UserSchema):
+    version = fields.Integer(metadata={"description": "Admins only: send it back on PATCH"})
+    roles = fields.List(
+        fields.Nested(RoleSchema),
+        metadata={"description": "Admins only: every role assignment, ended ones included"},
+    )
+    last_login_at = fields.DateTime(allow_none=True, metadata={"description": "Admins only"})
+    created_at = fields.DateTime(metadata={"description": "Admins only"})
+    updated_at = fields.DateTime(metadata={"description": "Admins only"})
+
+
+_email = {"required": True, "validate": validate.Length(max=254)}
+_optional_text = {"allow_none": True, "validate": validate.Length(max=32)}
+
+
+class UserCreateSchema(RequestSchema):
+    email = fields.Email(**_email)
+    name = Text(required=True, validate=[validate.Length(max=200), not_blank])
+    password = Text(
+        allow_none=True,
+        metadata={"description": "At least 12 characters. Leave out to email an invitation"},
+    )
+    organisation_id = Id(allow_none=True, metadata={"description": "Employing organisation"})
+    professional_registration = Text(**_optional_text)
+    staff_number = Text(**_optional_text)
+
+
+class UserUpdateSchema(RequestSchema):
+    email = fields.Email(validate=validate.Length(max=254))
+    name = Text(validate=[validate.Length(max=200), not_blank])
+    organisation_id = Id(allow_none=True)
+    professional_registration = Text(**_optional_text)
+    staff_number = Text(**_optional_text)
+    active = fields.Boolean()
+    version = fields.Integer(
+        required=True, strict=True, metadata={"description": "The version you read"}
+    )
+
+
+class UserListArgs(PageArgs):
+    q = Text(
+        validate=validate.Length(max=254),
+        metadata={"description": "Part of the name or email address (any case)"},
+    )
+    organisation_id = Id(strict=False)
+    role = fields.String(
+        validate=validate.OneOf(ROLES), metadata={"description": "Holds this role today"}
+    )

@@ -1,0 +1,160 @@
+"""A real server (gunicorn, as in production) on a loopback port, set up the way a new user does
+it (`flask db upgrade`, `flask academy demo`), driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dbutil import drop_database, fresh_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+DEMO_PASSWORD = "digital-academy-demo"
+
+
+def _chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    found = shutil.which("chromium")
+    if found:
+        return found
+    message = f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+    if os.environ.get("CI"):
+        pytest.fail(message)  # CI must run the browser tests, never silently skip them
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("live")
+    database_url = fresh_database_url("browser", tmp)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ACADEMY_INSTANCE_DIR": str(tmp / "instance"),
+        "SECRET_KEY": "browser-tests-secret-key-0123456789abcdef",
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_DIR": str(tmp / "mail"),
+        "FLASK_APP": "wsgi",
+    }
+    port = _free_port()
+    env["ACADEMY_BASE_URL"] = f"http://127.0.0.1:{port}"
+    for command in (["db", "upgrade"], ["academy", "demo"]):
+        subprocess.run(
+            [str(BIN / "flask"), *command], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed at teardown
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        server.terminate()
+        pytest.fail("server did not start: " + (tmp / "server.log").read_text())
+    yield base_url
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+    drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.external_requests = []
+
+    def note_external(request):
+        if not request.url.startswith(live_server) and not request.url.startswith("data:"):
+            page.external_requests.append(request.url)
+
+    page.on("request", note_external)
+    yield page
+    context.close()
+
+
+AXE = ROOT / "academy" / "static" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical WCAG 2.x A/AA violations axe-core finds on the current page."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}
+        })"""
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:3],
+        }
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def sign_in(page, email: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
