@@ -97,13 +97,14 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_hooks(app: Flask) -> None:
     from academy.audit.services import origin_ip
-    from academy.auth.api_auth import authenticate_api_request
+    from academy.auth.api_auth import authenticate_api_request, note_api_token_use
 
     @app.before_request
     def remember_origin():
         origin_ip.set(request.remote_addr)
 
     app.before_request(authenticate_api_request)
+    app.after_request(note_api_token_use)
 
     @app.after_request
     def security_headers(response):

@@ -61,6 +61,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "REDIS_URL": redis_url,
         "ACADEMY_BASE_URL": env.get("ACADEMY_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "STORAGE_DIR": env.get("STORAGE_DIR", str(instance_dir / "storage")),
+        #: Shown on the accessibility and privacy pages for people to write to.
+        "ACADEMY_CONTACT_EMAIL": env.get("ACADEMY_CONTACT_EMAIL") or None,
         # Mail: `console` prints, `file` writes .eml files under MAIL_FILE_DIR, `smtp` sends,
         # `memory` keeps messages on the app (tests).
         "MAIL_BACKEND": env.get("MAIL_BACKEND", "smtp" if env.get("MAIL_SERVER") else "console"),

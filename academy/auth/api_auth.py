@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, g, request
 
 from academy.auth.models import User
+from academy.extensions import db
 
 
 def public(view):
@@ -26,12 +27,26 @@ def authenticate_api_request():
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "academy_public", False):
         return None
-    from academy.auth.services import user_for_token
+    from academy.auth.services import usable_token
 
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    user = user_for_token(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
-    if user is None:
+    token = usable_token(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
+    if token is None:
         abort(401, description="Send a valid API token: Authorization: Bearer <token>.")
-    g.api_user = user
+    g.api_token = token
+    g.api_user = token.user
     return None
+
+
+def note_api_token_use(response):
+    """Save the token's `last_used_at` once the request has succeeded. It is written here, after
+    the view, because read-only requests never commit and a failed request rolls back."""
+    token = g.get("api_token")
+    if token is None or response.status_code >= 400:
+        return response
+    from academy.auth.services import note_token_use
+
+    if note_token_use(token):
+        db.session.commit()
+    return response

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from academy.audit import services as audit
 from academy.auth.models import ROLES, ApiToken, RoleAssignment, User
@@ -152,12 +153,21 @@ def authenticate(email: str, password: str, *, channel: str = "web") -> User | N
             after={"email": normalise_email(email or "")[:254], "channel": channel},
         )
         return None
+    bookkeeping = {"last_login_at": clock.now()}
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = clock.now()
-    db.session.flush()
+        bookkeeping["password_hash"] = hash_password(password)
+    _write_without_new_version(user, **bookkeeping)
     audit.record("auth.login", actor=user, obj=user, after={"channel": channel})
     return user
+
+
+def _write_without_new_version(user: User, **values) -> None:
+    """Sign-in times and password hashes are not what an admin edits, so writing them must not
+    bump `version` and make an admin's open edit page stale."""
+    table = User.__table__
+    db.session.execute(sa.update(table).where(table.c.id == user.id).values(**values))
+    for name, value in values.items():
+        set_committed_value(user, name, value)
 
 
 def record_logout(user: User) -> None:
@@ -166,8 +176,7 @@ def record_logout(user: User) -> None:
 
 def set_password(user: User, new_password: str, *, actor: User | None, reason: str) -> None:
     check_new_password(new_password, email=user.email)
-    user.password_hash = hash_password(new_password)
-    db.session.flush()
+    _write_without_new_version(user, password_hash=hash_password(new_password))
     audit.record("user.password_set", actor=actor, obj=user, after={"reason": reason})
 
 
@@ -399,15 +408,22 @@ def issue_token(user: User, *, label: str = "", days: int | None = None) -> tupl
     return token, secret
 
 
-def user_for_token(secret: str) -> User | None:
+def usable_token(secret: str) -> ApiToken | None:
+    """The unexpired, unrevoked token of an active user that `secret` names, or None."""
     token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
-    now = clock.now()
-    if token is None or not token.is_usable(now) or not token.user.active:
+    if token is None or not token.is_usable(clock.now()) or not token.user.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
-        token.last_used_at = now
-        db.session.flush()
-    return token.user
+    return token
+
+
+def note_token_use(token: ApiToken) -> bool:
+    """Record when a token was last used, at most once per LAST_USED_GRANULARITY."""
+    now = clock.now()
+    if token.last_used_at is not None and now - token.last_used_at <= LAST_USED_GRANULARITY:
+        return False
+    token.last_used_at = now
+    db.session.flush()
+    return True
 
 
 def revoke_token(token: ApiToken, *, actor: User) -> None:

@@ -17,14 +17,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError
 
 from academy.auth import services
 from academy.auth.forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm, SignInForm
 from academy.auth.models import RoleAssignment
 from academy.core import clock
 from academy.core.errors import DomainError
+from academy.core.forms import show_domain_error
 from academy.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -48,22 +47,6 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
-
-
-def show_domain_error(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's refusal on the field it names, so the error summary links to it."""
-    field = form._fields.get(error.field) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
-@bp.app_errorhandler(CSRFError)
-def form_expired(error: CSRFError):
-    """A form sent without a valid CSRF token: usually a page left open too long."""
-    db.session.rollback()
-    return render_template("auth/form_expired.html", back=request.path), 400
 
 
 # --- signing in and out --------------------------------------------------------------------------

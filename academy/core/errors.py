@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -118,6 +121,8 @@ def handle_http_exception(error: HTTPException):
 
 def _description(error: HTTPException) -> str | None:
     """Werkzeug's stock descriptions are written for developers; keep only ones we wrote."""
+    if isinstance(error, RateLimitExceeded) and not error.limit.error_message:
+        return None  # Flask-Limiter's default is the limit itself ("10 per 1 minute")
     default = type(error).description
     if error.description and error.description != default:
         return error.description
@@ -134,6 +139,21 @@ def handle_domain_error(error: DomainError):
     ), error.status
 
 
+def handle_csrf_error(error: CSRFError):
+    """A form sent without a valid CSRF token: usually a page left open too long."""
+    db.session.rollback()
+    return render_template("errors/form_expired.html", back=request.path), 400
+
+
+def handle_integrity_error(error: IntegrityError):
+    """Services check for duplicates first; this catches the race where two requests pass that
+    check together and the database's unique constraint refuses the second."""
+    log.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
+    return handle_domain_error(
+        Conflict("That conflicts with a change someone else has just made. Reload and try again.")
+    )
+
+
 def handle_unexpected(error: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
@@ -143,4 +163,6 @@ def handle_unexpected(error: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(Exception, handle_unexpected)
