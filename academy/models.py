@@ -2,4 +2,12 @@
 
 from academy.audit.models import AuditEvent  # noqa: F401
 from academy.auth.models import ApiToken, RoleAssignment, User  # noqa: F401
+from academy.catalogue.models import Module, Programme, ProgrammeModule  # noqa: F401
+from academy.cohorts.models import (  # noqa: F401
+    Cohort,
+    Enrolment,
+    EnrolmentStatusChange,
+    ModuleDelivery,
+)
+from academy.content.models import ContentSection, Resource, ResourceCompletion  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401

@@ -11,6 +11,9 @@ from datetime import date
 from academy.auth import services as auth_services
 from academy.auth.models import RoleAssignment, User
 from academy.auth.passwords import hash_password
+from academy.catalogue.models import Module, Programme, ProgrammeModule
+from academy.cohorts.models import Cohort, Enrolment, EnrolmentStatusChange, ModuleDelivery
+from academy.content.models import ContentSection, Resource
 from academy.extensions import db
 from academy.organisations.models import Organisation
 
@@ -64,12 +67,14 @@ class Factories:
     def role(
         self, user, role: str, *, scope=None, valid_from=None, valid_to=None
     ) -> RoleAssignment:
+        # The scope column follows what `scope` is, so `make.user(role, scope=org)` works for
+        # any role: a sponsor's organisation, a tutor's cohort, an examiner's programme.
         columns = {}
         if role == "sponsor":
             columns["organisation_id"] = scope.id
-        elif role == "tutor" and scope is not None:
+        elif role == "tutor" and isinstance(scope, Cohort):
             columns["cohort_id"] = scope.id
-        elif role == "examiner" and scope is not None:
+        elif role == "examiner" and isinstance(scope, Programme):
             columns["programme_id"] = scope.id
         assignment = RoleAssignment(
             user_id=user.id,
@@ -82,6 +87,114 @@ class Factories:
         db.session.commit()
         db.session.refresh(user)
         return assignment
+
+    def module(self, **fields) -> Module:
+        n = next(_sequence)
+        module = Module(
+            code=fields.pop("code", f"DHL{n:03d}"),
+            title=fields.pop("title", f"Health informatics in practice {n}"),
+            topic=fields.pop("topic", "informatics"),
+            credits=fields.pop("credits", 15),
+            level=fields.pop("level", 7),
+            learning_outcomes=fields.pop("learning_outcomes", ["Explain the role of a CCIO"]),
+            **fields,
+        )
+        return self._save(module)
+
+    def programme(self, modules=(), core=(), **fields) -> Programme:
+        """A programme offering `modules` (optional) and `core` (core) modules."""
+        n = next(_sequence)
+        programme = Programme(
+            code=fields.pop("code", f"PGC{n:03d}"),
+            title=fields.pop("title", f"Digital Health Leadership {n}"),
+            award_title=fields.pop("award_title", "Postgraduate Certificate in Digital Health"),
+            credits_required=fields.pop("credits_required", 60),
+            **fields,
+        )
+        for position, module in enumerate([*core, *modules]):
+            programme.modules.append(
+                ProgrammeModule(module=module, is_core=module in core, position=position)
+            )
+        return self._save(programme)
+
+    def cohort(self, programme=None, modules=None, **fields) -> Cohort:
+        """A cohort of `programme` running each of `modules` (default: the programme's)."""
+        n = next(_sequence)
+        programme = programme or self.programme(modules=[self.module()])
+        cohort = Cohort(
+            programme_id=programme.id,
+            name=fields.pop("name", f"2027 spring {n}"),
+            starts_on=fields.pop("starts_on", date(2027, 1, 11)),
+            ends_on=fields.pop("ends_on", date(2027, 12, 17)),
+            capacity=fields.pop("capacity", 30),
+            nation=fields.pop("nation", "england"),
+            **fields,
+        )
+        for module in (
+            programme.core_modules + programme.optional_modules if modules is None else modules
+        ):
+            cohort.deliveries.append(
+                ModuleDelivery(
+                    module_id=module.id, starts_on=cohort.starts_on, ends_on=cohort.ends_on
+                )
+            )
+        return self._save(cohort)
+
+    def enrolment(self, user, cohort, sponsor=None, status="active") -> Enrolment:
+        """`user` enrolled in `cohort`, sponsored by `sponsor` (default: their employer)."""
+        sponsor_id = sponsor.id if sponsor else user.organisation_id
+        if sponsor_id is None:
+            sponsor_id = self.organisation().id
+        enrolment = Enrolment(
+            user_id=user.id, cohort_id=cohort.id, sponsor_organisation_id=sponsor_id, status=status
+        )
+        enrolment.history.append(EnrolmentStatusChange(to_status=status, reason="enrolled"))
+        cohort.places_taken += 1 if status != "withdrawn" else 0
+        return self._save(enrolment)
+
+    def learner_in(self, cohort, organisation=None, **fields) -> User:
+        """A learner employed by `organisation` and enrolled in `cohort`, sponsored by it."""
+        organisation = organisation or self.organisation()
+        user = self.user("learner", organisation=organisation, **fields)
+        self.enrolment(user, cohort, sponsor=organisation)
+        return user
+
+    def section(self, module, **fields) -> ContentSection:
+        n = next(_sequence)
+        section = ContentSection(
+            module_id=module.id,
+            title=fields.pop("title", f"Week {n}"),
+            position=fields.pop("position", n),
+            **fields,
+        )
+        return self._save(section)
+
+    def resource(self, section, kind="page", **fields) -> Resource:
+        n = next(_sequence)
+        defaults = {
+            "page": {"body": "Read this **carefully**."},
+            "link": {"url": "https://digital.nhs.uk/"},
+            "reading": {"body": "Wachter R. Making IT work. Department of Health, 2016."},
+            "file": {
+                "file_sha256": "0" * 64,
+                "file_name": "slides.pdf",
+                "file_size": 10,
+                "file_type": "application/pdf",
+            },
+        }[kind]
+        resource = Resource(
+            section_id=section.id,
+            kind=kind,
+            title=fields.pop("title", f"Resource {n}"),
+            position=fields.pop("position", n),
+            **{**defaults, **fields},
+        )
+        return self._save(resource)
+
+    def _save(self, row):
+        db.session.add(row)
+        db.session.commit()
+        return row
 
     def token_for(self, user) -> str:
         with self.app.test_request_context():

@@ -85,10 +85,12 @@ class RoleAssignment(TimestampMixin, db.Model):
     organisation_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
     )
-    #: Scope columns for domains added later (cohorts, programmes); their foreign keys arrive with
-    #: the tables they point at.
-    cohort_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
-    programme_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    cohort_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cohort.id", ondelete="RESTRICT"), index=True
+    )
+    programme_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("programme.id", ondelete="RESTRICT"), index=True
+    )
     #: Inclusive dates; `valid_to` null means open-ended.
     valid_from: Mapped[date] = mapped_column(sa.Date, nullable=False)
     valid_to: Mapped[date | None] = mapped_column(sa.Date)

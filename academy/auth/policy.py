@@ -1,14 +1,16 @@
-"""Who may see and change users, roles and tokens.
-
-Cohort tutors' reach over learners arrives with cohorts; until then a tutor's user list is empty.
-"""
+"""Who may see and change users, roles and tokens."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from academy.auth.models import User
-from academy.core.policy import has_role, is_admin, sponsored_organisation_ids
+from academy.core.policy import (
+    has_role,
+    is_admin,
+    sponsored_organisation_ids,
+    tutored_cohort_ids,
+)
 
 
 def can_list_users(user) -> bool:
@@ -16,14 +18,29 @@ def can_list_users(user) -> bool:
 
 
 def visible_users(user) -> sa.Select:
-    """The users `user` may see, as a query that lists and detail lookups both start from."""
+    """The users `user` may see, as a query that lists and detail lookups both start from.
+
+    Admins: everyone. Sponsors: their organisations' staff, and anyone those organisations
+    sponsor on a programme. Tutors: the learners of the cohorts they teach."""
+    from academy.cohorts.models import Enrolment
+    from academy.cohorts.policy import learner_ids_taught_by
+
     stmt = sa.select(User).order_by(User.name, User.id)
     if is_admin(user):
         return stmt
-    organisation_ids = sponsored_organisation_ids(user)
-    if organisation_ids:
-        return stmt.where(User.organisation_id.in_(organisation_ids))
-    return stmt.where(sa.false())
+    reach = []
+    if organisation_ids := sponsored_organisation_ids(user):
+        reach.append(User.organisation_id.in_(organisation_ids))
+        reach.append(
+            User.id.in_(
+                sa.select(Enrolment.user_id).where(
+                    Enrolment.sponsor_organisation_id.in_(organisation_ids)
+                )
+            )
+        )
+    if tutored_cohort_ids(user):
+        reach.append(User.id.in_(learner_ids_taught_by(user)))
+    return stmt.where(sa.or_(*reach)) if reach else stmt.where(sa.false())
 
 
 def can_view_user(viewer, target: User) -> bool:
