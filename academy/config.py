@@ -61,6 +61,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "REDIS_URL": redis_url,
         "ACADEMY_BASE_URL": env.get("ACADEMY_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "STORAGE_DIR": env.get("STORAGE_DIR", str(instance_dir / "storage")),
+        # `local` (files under STORAGE_DIR) or `s3` (any S3-compatible store; credentials come
+        # from the usual AWS_* variables).
+        "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local"),
+        "S3_BUCKET": env.get("S3_BUCKET", "academy"),
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": env.get("S3_REGION", "eu-west-2"),
         #: Shown on the accessibility and privacy pages for people to write to.
         "ACADEMY_CONTACT_EMAIL": env.get("ACADEMY_CONTACT_EMAIL") or None,
         # Mail: `console` prints, `file` writes .eml files under MAIL_FILE_DIR, `smtp` sends,

@@ -2,7 +2,8 @@
 root. The database row that points at a file is written only after `save` has returned, so a
 failed write leaves no row, and a temp file that never got renamed is never seen as content.
 
-Only the local-disk backend exists so far; an S3-compatible one will implement the same methods.
+Two backends with the same methods: local disk (the default, under STORAGE_DIR) and any
+S3-compatible object store (STORAGE_BACKEND=s3).
 """
 
 from __future__ import annotations
@@ -45,30 +46,19 @@ class LocalStorage:
     def save(self, stream: BinaryIO, *, max_size: int) -> StoredBlob:
         """Copy `stream` into storage, refusing it once it passes `max_size` bytes."""
         self.root.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
         fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as temp:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > max_size:
-                        raise FileTooLarge(
-                            f"The file is larger than {max_size // (1024 * 1024) or 1} MB",
-                            field="file",
-                        )
-                    digest.update(chunk)
-                    temp.write(chunk)
+                blob = _copy_within_limit(stream, temp, max_size)
                 temp.flush()
                 os.fsync(temp.fileno())
-            sha256 = digest.hexdigest()
-            final = self._path(sha256)
+            final = self._path(blob.sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp_name, final)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
-        return StoredBlob(sha256=sha256, size=size)
+        return blob
 
     def open(self, sha256: str) -> BinaryIO:
         return self._path(sha256).open("rb")
@@ -77,5 +67,68 @@ class LocalStorage:
         return self._path(sha256).is_file()
 
 
-def storage() -> LocalStorage:
-    return LocalStorage(current_app.config["STORAGE_DIR"])
+def _copy_within_limit(stream: BinaryIO, target: BinaryIO, max_size: int) -> StoredBlob:
+    """Copy while hashing, and stop as soon as the limit is passed rather than after reading it
+    all."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if size > max_size:
+            raise FileTooLarge(
+                f"The file is larger than {max_size // (1024 * 1024) or 1} MB", field="file"
+            )
+        digest.update(chunk)
+        target.write(chunk)
+    return StoredBlob(sha256=digest.hexdigest(), size=size)
+
+
+class S3Storage:
+    """An S3-compatible bucket. Objects are written whole by PUT, so a reader never sees part of
+    one; the upload is staged in a spooled temp file first to learn its hash (its key)."""
+
+    def __init__(self, bucket: str, client, prefix: str = "blobs/"):
+        self.bucket = bucket
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, sha256: str) -> str:
+        if not SHA256.match(sha256):
+            raise ValueError("not a SHA-256 hex digest")
+        return f"{self.prefix}{sha256[:2]}/{sha256}"
+
+    def save(self, stream: BinaryIO, *, max_size: int) -> StoredBlob:
+        with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK) as staged:
+            blob = _copy_within_limit(stream, staged, max_size)
+            if not self.exists(blob.sha256):
+                staged.seek(0)
+                self.client.upload_fileobj(staged, self.bucket, self._key(blob.sha256))
+        return blob
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))["Body"]
+
+    def exists(self, sha256: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+
+def storage() -> LocalStorage | S3Storage:
+    config = current_app.config
+    if config["STORAGE_BACKEND"] == "s3":
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=config["S3_ENDPOINT_URL"],
+            region_name=config["S3_REGION"],
+        )
+        return S3Storage(config["S3_BUCKET"], client)
+    return LocalStorage(config["STORAGE_DIR"])
