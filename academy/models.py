@@ -11,3 +11,10 @@ from academy.cohorts.models import (  # noqa: F401
 )
 from academy.content.models import ContentSection, Resource, ResourceCompletion  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401
+from academy.assessment.models import (  # noqa: F401
+    Assignment,
+    Extension,
+    Submission,
+    SubmissionFile,
+    SubmissionReceipt,
+)

@@ -42,6 +42,10 @@ class Cohort(TimestampMixin, db.Model):
     places_taken: Mapped[int] = mapped_column(nullable=False, default=0)
     #: Picks the bank-holiday calendar for working-day deadlines.
     nation: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="england")
+    #: Extensions up to this many working days are approved without a tutor (self-certified).
+    self_certified_extension_days: Mapped[int] = mapped_column(
+        nullable=False, default=5, server_default="5"
+    )
     version: Mapped[int] = version_column()
 
     programme: Mapped[Programme] = relationship(lazy="joined")
