@@ -191,6 +191,28 @@ class Factories:
         )
         return self._save(resource)
 
+    def assignment(self, cohort=None, **fields):
+        """An assignment on the first module `cohort` runs, open now and due in a week."""
+        from datetime import timedelta
+
+        from academy.assessment.models import Assignment
+        from academy.core import clock
+
+        cohort = cohort or self.cohort()
+        now = clock.now()
+        assignment = Assignment(
+            delivery_id=fields.pop("delivery", cohort.deliveries[0]).id,
+            title=fields.pop("title", "Case study: an EPR go-live"),
+            brief=fields.pop("brief", "Write **2,000 words**."),
+            opens_at=fields.pop("opens_at", now - timedelta(days=7)),
+            due_at=(due := fields.pop("due_at", now + timedelta(days=7))),
+            cutoff_at=fields.pop("cutoff_at", due + timedelta(days=7)),
+            allowed_types=fields.pop("allowed_types", ["pdf", "docx", "txt"]),
+            max_size_mb=fields.pop("max_size_mb", 5),
+            **fields,
+        )
+        return self._save(assignment)
+
     def _save(self, row):
         db.session.add(row)
         db.session.commit()
