@@ -80,16 +80,34 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from academy.assessment.api import blp as assessment_api
+    from academy.assessment.views import bp as assessment_views
     from academy.auth.admin_views import bp as users_admin
     from academy.auth.api import blp as auth_api
     from academy.auth.views import bp as auth_views
+    from academy.catalogue.api import blp as catalogue_api
+    from academy.catalogue.views import bp as catalogue_views
+    from academy.cohorts.api import blp as cohorts_api
+    from academy.cohorts.views import bp as cohorts_views
+    from academy.cohorts.views import learning as learning_views
+    from academy.content.views import bp as content_views
     from academy.core.views import bp as core_views
     from academy.organisations.api import blp as organisations_api
     from academy.organisations.views import bp as organisations_admin
 
-    for blueprint in (core_views, auth_views, users_admin, organisations_admin):
+    for blueprint in (
+        core_views,
+        auth_views,
+        users_admin,
+        organisations_admin,
+        cohorts_views,
+        learning_views,
+        catalogue_views,
+        content_views,
+        assessment_views,
+    ):
         app.register_blueprint(blueprint)
-    for blueprint in (auth_api, organisations_api):
+    for blueprint in (auth_api, organisations_api, cohorts_api, catalogue_api, assessment_api):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
         # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.
         csrf.exempt(blueprint)
@@ -133,5 +151,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
+    """SQLite has one writer at a time, and a transaction that began deferred and has read
+    cannot wait for the write lock ("database is locked" at once). Beginning IMMEDIATE makes
+    concurrent requests queue on the busy timeout instead: slower, never wrong, and only on the
+    embedded database (production is PostgreSQL)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

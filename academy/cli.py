@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import click
-import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
 from academy.auth import services as auth_services
-from academy.auth.models import ROLES, RoleAssignment, User
+from academy.auth.models import ROLES
 from academy.core.errors import DomainError
 from academy.extensions import db
 from academy.organisations import services as organisation_services
@@ -61,90 +60,23 @@ def create_user(email, password, name, role, ods_code):
     click.echo(f"Created {user.email}" + (f" with the {role} role" if role else ""))
 
 
-DEMO_PASSWORD = "digital-academy-demo"  # noqa: S105 - printed to every demo user on purpose
-
-DEMO_ORGANISATIONS = [
-    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "acute", "england", 5),
-    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "acute", "england", 8),
-    ("R0A", "Manchester University NHS Foundation Trust", "acute", "england", 6),
-    (
-        "RX4",
-        "Cumbria, Northumberland, Tyne and Wear NHS Foundation Trust",
-        "mental_health",
-        "england",
-        4,
-    ),
-    ("QWE", "NHS South West London Integrated Care Board", "icb", "england", 3),
-    ("7A4", "Cardiff and Vale University Health Board", "health_board", "wales", 5),
-]
-
-# (email, name, role, ODS of employer (and sponsor scope), registration)
-DEMO_PEOPLE = [
-    ("admin@academy.example", "Ada Okafor", "admin", None, None),
-    ("tutor@academy.example", "Dr Tomasz Nowak", "tutor", None, "GMC 7012345"),
-    ("sponsor@academy.example", "Sarah Whitfield", "sponsor", "RJ1", None),
-    ("priya.shah@academy.example", "Dr Priya Shah", "learner", "RJ1", "GMC 7098765"),
-    ("liam.evans@academy.example", "Liam Evans", "learner", "RJ1", "NMC 12A3456E"),
-    ("grace.adeyemi@academy.example", "Grace Adeyemi", "learner", "RRK", "HCPC PA123456"),
-    ("owen.price@academy.example", "Owen Price", "learner", "7A4", None),
-]
-
-
 @academy_cli.command("demo")
 @click.option("--force", is_flag=True, help="Allow loading demo data in production.")
 def demo(force):
     """Load realistic demo data (idempotent) and print the demo sign-ins."""
+    from academy import demo as demo_data
+
     if current_app.config["ACADEMY_ENV"] == "production" and not force:
         raise click.ClickException("Refusing to load demo data in production (use --force).")
-    organisations = {}
-    for ods, name, sector, nation, target in DEMO_ORGANISATIONS:
-        organisation = organisation_services.organisation_by_ods(ods)
-        if organisation is None:
-            organisation = organisation_services.create_organisation(
-                actor=None,
-                ods_code=ods,
-                name=name,
-                sector=sector,
-                nation=nation,
-                credential_target=target,
-            )
-        organisations[ods] = organisation
-    admin = None
-    for email, name, role, ods, registration in DEMO_PEOPLE:
-        organisation = organisations.get(ods)
-        user = auth_services.user_by_email(email)
-        if user is None:
-            user = auth_services.create_user(
-                actor=admin,
-                email=email,
-                name=name,
-                password=DEMO_PASSWORD,
-                organisation_id=organisation.id if organisation else None,
-                professional_registration=registration,
-            )
-        already = db.session.scalar(
-            sa.select(RoleAssignment.id).where(
-                RoleAssignment.user_id == user.id,
-                RoleAssignment.role == role,
-                RoleAssignment.ended_at.is_(None),
-            )
-        )
-        if already is None:
-            auth_services.grant_role(
-                user,
-                role,
-                actor=admin or user,
-                organisation_id=organisation.id if role == "sponsor" else None,
-            )
-        if role == "admin":
-            admin = user
+    summary = demo_data.load()
     db.session.commit()
-    users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
-    click.echo(f"Demo data ready: {len(organisations)} organisations, {users} users.")
+    click.echo(
+        f"Demo data ready: {summary['organisations']} organisations, {summary['users']} users, "
+        f"{summary['programmes']} programme, {summary['cohorts']} cohorts."
+    )
     click.echo(
         f"Sign in at {current_app.config['ACADEMY_BASE_URL']}/sign-in with any of these "
-        f"(password: {DEMO_PASSWORD}):"
+        f"(password: {demo_data.DEMO_PASSWORD}):"
     )
-    for email, name, role, ods, _ in DEMO_PEOPLE:
-        where = f", {organisations[ods].name}" if ods else ""
-        click.echo(f"  {role:<8} {email:<32} {name}{where}")
+    for line in demo_data.sign_ins():
+        click.echo(f"  {line}")

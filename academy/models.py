@@ -1,5 +1,12 @@
 """Every model module, imported once so the metadata Alembic compares against is complete."""
 
+from academy.assessment.models import (  # noqa: F401
+    Assignment,
+    Extension,
+    Submission,
+    SubmissionFile,
+    SubmissionReceipt,
+)
 from academy.audit.models import AuditEvent  # noqa: F401
 from academy.auth.models import ApiToken, RoleAssignment, User  # noqa: F401
 from academy.catalogue.models import Module, Programme, ProgrammeModule  # noqa: F401
@@ -11,10 +18,3 @@ from academy.cohorts.models import (  # noqa: F401
 )
 from academy.content.models import ContentSection, Resource, ResourceCompletion  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401
-from academy.assessment.models import (  # noqa: F401
-    Assignment,
-    Extension,
-    Submission,
-    SubmissionFile,
-    SubmissionReceipt,
-)

@@ -243,6 +243,16 @@ def _check_open_for_work(assignment: Assignment, user_id: int) -> Deadline:
     return deadline
 
 
+def accepting_work(assignment: Assignment, user_id: int) -> bool:
+    """Whether an upload or submit from this learner would pass the deadline rules now, so a
+    page offers only what the services will accept."""
+    try:
+        _check_open_for_work(assignment, user_id)
+    except Conflict:
+        return False
+    return True
+
+
 # --- submissions -------------------------------------------------------------------------------
 
 
@@ -407,6 +417,7 @@ def reopen(submission: Submission, *, actor, reason: str) -> Submission:
 
 def send_receipt(receipt: SubmissionReceipt) -> None:
     """Email the receipt; call after the commit so no email describes work that was not saved."""
+    from academy.core.urls import external_url
     from academy.notifications.mail import send_email
 
     submission = receipt.submission
@@ -417,6 +428,7 @@ def send_receipt(receipt: SubmissionReceipt) -> None:
         receipt=receipt,
         submission=submission,
         assignment=submission.assignment,
+        link=external_url("assessment.receipt", receipt_id=receipt.id),
     )
 
 

@@ -106,3 +106,24 @@ def learner_ids_taught_by(user) -> sa.Select:
     return sa.select(Enrolment.user_id).where(
         Enrolment.cohort_id.in_(tutored_cohort_ids(user) or {-1})
     )
+
+
+# --- who gets which pages in the navigation ----------------------------------------------------
+
+
+def teaches_any(user) -> bool:
+    return bool(tutored_cohort_ids(user))
+
+
+def sponsors_any(user) -> bool:
+    return bool(sponsored_organisation_ids(user))
+
+
+def is_enrolled(user) -> bool:
+    """A learner with at least one enrolment, whatever its status."""
+    if not has_role(user, "learner"):
+        return False
+    return (
+        db.session.scalar(sa.select(Enrolment.id).where(Enrolment.user_id == user.id).limit(1))
+        is not None
+    )

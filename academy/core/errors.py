@@ -7,7 +7,8 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -154,6 +155,36 @@ def handle_integrity_error(error: IntegrityError):
     )
 
 
+#: PostgreSQL's answers when concurrent transactions collide: serialization failure, deadlock
+#: detected, lock not available.
+CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_contention(error: OperationalError) -> bool:
+    """Two requests writing the same rows at the same moment, not a fault: SQLite allows one
+    writer at a time and refuses the other ("database is locked") rather than let it wait for a
+    lock it could deadlock on; PostgreSQL reports deadlocks and serialization failures."""
+    if getattr(error.orig, "sqlstate", None) in CONTENTION_SQLSTATES:
+        return True
+    return type(error.orig).__module__.startswith("sqlite3") and "locked" in str(error.orig)
+
+
+def handle_operational_error(error: OperationalError):
+    if not is_contention(error):
+        return handle_unexpected(error)
+    log.warning("concurrent write refused on %s %s: %s", request.method, request.path, error.orig)
+    return handle_domain_error(
+        Conflict("Someone else changed this at the same moment. Reload and try again.")
+    )
+
+
+def handle_stale_data(error: StaleDataError):
+    """Two saves of one versioned record at once: the row's version moved under the second."""
+    return handle_domain_error(
+        Conflict("This record was changed by someone else at the same moment. Reload it.")
+    )
+
+
 def handle_unexpected(error: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
@@ -164,5 +195,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -56,7 +56,9 @@ def test_operations_document_bodies_answers_and_errors(app, spec):
         responses = operation["responses"]
         assert any(code.startswith("2") for code in responses), (path, method)
         if method in {"post", "patch"}:
-            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            # JSON, or multipart/form-data for file uploads.
+            content = operation["requestBody"]["content"]
+            body = (content.get("application/json") or content["multipart/form-data"])["schema"]
             assert body["$ref"].startswith("#/components/schemas/"), (path, method)
             assert "422" in responses, (path, method)
         if operation.get("security") != []:

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, sign_in
 
@@ -11,16 +12,16 @@ pytestmark = pytest.mark.browser
 
 def test_admin_signs_in_sees_their_account_and_every_page_passes_axe(page):
     page.goto("/")
-    assert page.locator("header").get_by_text("Digital Academy").first.is_visible()
+    expect(page.locator("header").get_by_text("Digital Academy").first).to_be_visible()
     assert axe_violations(page) == []
 
     page.goto("/sign-in")
     assert axe_violations(page) == []
     sign_in(page, "admin@academy.example")
     page.wait_for_url(re.compile(r"/account$"))
-    assert page.get_by_role("heading", level=1).is_visible()
-    assert page.get_by_text("Ada Okafor").first.is_visible()
-    assert page.get_by_text("Academy admin").first.is_visible()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_text("Ada Okafor").first).to_be_visible()
+    expect(page.get_by_text("Academy admin").first).to_be_visible()
     assert axe_violations(page) == []
 
     for path in [
@@ -42,15 +43,14 @@ def test_admin_signs_in_sees_their_account_and_every_page_passes_axe(page):
     assert axe_violations(page) == []
     page.goto("/users")
     page.get_by_role("link", name="Sarah Whitfield").first.click()
-    assert page.get_by_text("Sponsor").first.is_visible()
+    expect(page.get_by_text("Sponsor").first).to_be_visible()
     assert axe_violations(page) == []
     assert page.external_requests == []
 
 
 def test_wrong_password_shows_the_error_summary_and_stays_accessible(page):
     sign_in(page, "admin@academy.example", "not the password at all")
-    summary = page.locator(".nhsuk-error-summary")
-    assert summary.is_visible()
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
     assert "/sign-in" in page.url
     assert axe_violations(page) == []
 

@@ -113,3 +113,27 @@ def test_demo_loads_realistic_data_idempotently_and_prints_logins(app):
     )
     sponsor = db.session.scalar(sa.select(User).where(User.email == "sponsor@academy.example"))
     assert [(r.role, r.organisation_id) for r in sponsor.active_roles()] == [("sponsor", rj1.id)]
+
+
+def test_demo_has_a_programme_with_content_cohorts_across_trusts_and_an_assignment(app):
+    from academy.assessment.models import Assignment
+    from academy.catalogue.models import Programme
+    from academy.cohorts.models import Cohort, Enrolment
+    from academy.content.models import Resource
+
+    assert run(app, "demo").exit_code == 0
+    [programme] = db.session.scalars(sa.select(Programme)).all()
+    topics = {m.topic for m in programme.core_modules}
+    assert {"informatics", "change_management"} <= topics
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Resource)) >= 5
+    cohorts = db.session.scalars(sa.select(Cohort)).all()
+    assert len(cohorts) == 2
+    sponsors = set(db.session.scalars(sa.select(Enrolment.sponsor_organisation_id)))
+    assert len(sponsors) >= 3
+    tutor = db.session.scalar(sa.select(User).where(User.email == "tutor@academy.example"))
+    assert {r.cohort_id for r in tutor.active_roles()} == {c.id for c in cohorts}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 1
+
+    enrolments = db.session.scalar(sa.select(sa.func.count()).select_from(Enrolment))
+    assert run(app, "demo").exit_code == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Enrolment)) == enrolments

@@ -1,0 +1,248 @@
+"""Realistic demo data: real NHS organisations by ODS code, a programme with content, two
+cohorts across several trusts, and an assignment. Loading is idempotent and goes through the
+services, so it is audited like any other change; the caller commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+
+from academy.assessment import services as assessment_services
+from academy.assessment.models import Assignment
+from academy.auth import services as auth_services
+from academy.auth.models import RoleAssignment, User
+from academy.catalogue import services as catalogue_services
+from academy.cohorts import services as cohort_services
+from academy.cohorts.models import Cohort
+from academy.content import services as content_services
+from academy.content.models import ContentSection
+from academy.extensions import db
+from academy.organisations import services as organisation_services
+from academy.organisations.models import Organisation
+
+DEMO_PASSWORD = "digital-academy-demo"  # noqa: S105 - printed to every demo user on purpose
+
+ORGANISATIONS = [
+    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "acute", "england", 5),
+    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "acute", "england", 8),
+    ("R0A", "Manchester University NHS Foundation Trust", "acute", "england", 6),
+    ("RX4", "Cumbria, Northumberland, Tyne and Wear NHS Foundation Trust", "mental_health",
+     "england", 4),
+    ("QWE", "NHS South West London Integrated Care Board", "icb", "england", 3),
+    ("7A4", "Cardiff and Vale University Health Board", "health_board", "wales", 5),
+]  # fmt: skip
+
+# (email, name, role, ODS of employer (and of a sponsor's scope), registration)
+PEOPLE = [
+    ("admin@academy.example", "Ada Okafor", "admin", None, None),
+    ("tutor@academy.example", "Dr Tomasz Nowak", "tutor", None, "GMC 7012345"),
+    ("sponsor@academy.example", "Sarah Whitfield", "sponsor", "RJ1", None),
+    ("priya.shah@academy.example", "Dr Priya Shah", "learner", "RJ1", "GMC 7098765"),
+    ("liam.evans@academy.example", "Liam Evans", "learner", "RJ1", "NMC 12A3456E"),
+    ("grace.adeyemi@academy.example", "Grace Adeyemi", "learner", "RRK", "HCPC PA123456"),
+    ("owen.price@academy.example", "Owen Price", "learner", "7A4", None),
+    ("amira.haddad@academy.example", "Dr Amira Haddad", "learner", "R0A", "GMC 7123456"),
+    ("jack.murphy@academy.example", "Jack Murphy", "learner", "RX4", "NMC 09B8765C"),
+]
+
+MODULES = [
+    ("DHL701", "Foundations of health informatics", "informatics", 15,
+     "How information flows through care, and what a CCIO does about it.",
+     ["Explain the role of the CCIO in an NHS trust",
+      "Describe the main clinical systems and the standards that connect them",
+      "Assess the quality of clinical data for a given purpose"]),
+    ("DHL702", "Leading digital change", "change_management", 15,
+     "Bringing clinicians with you through an electronic patient record go-live.",
+     ["Apply a change model to a digital programme",
+      "Plan engagement with clinical and operational staff",
+      "Evaluate the benefits realised by a digital change"]),
+    ("DHL703", "Data, analytics and decision-making", "data_analytics", 15,
+     "Turning routinely collected data into decisions a board can trust.",
+     ["Choose appropriate measures for a service question",
+      "Present analysis with its uncertainty to a non-specialist audience"]),
+    ("DHL704", "Clinical safety and digital risk", "clinical_safety", 15,
+     "DCB0129 and DCB0160 in practice: hazard logs and safety cases.",
+     ["Produce a hazard log for a clinical system change",
+      "Explain the duties of a Clinical Safety Officer"]),
+]  # fmt: skip
+
+CONTENT = {
+    "DHL701": [
+        ("Week 1: What is a CCIO for?", [
+            ("page", "Welcome to the module", {"body": (
+                "Welcome. Over the next weeks we look at **how information supports care** and "
+                "what chief clinical information officers do about it.\n\n"
+                "- Read the Wachter review summary\n- Post one question for the first seminar")}),
+            ("reading", "Making IT work (the Wachter review)", {
+                "body": "Wachter R. *Making IT Work: Harnessing the Power of Health Information "
+                        "Technology to Improve Care in England.* Department of Health, 2016.",
+                "url": "https://www.gov.uk/government/publications/using-information-technology-to-improve-the-nhs"}),
+            ("link", "Faculty of Clinical Informatics", {"url": "https://facultyofclinicalinformatics.org.uk/"}),
+        ]),
+        ("Week 2: Standards and interoperability", [
+            ("page", "Why standards matter", {"body": (
+                "SNOMED CT, dm+d and FHIR let systems mean the same thing. This week compares "
+                "them with examples from discharge summaries.")}),
+            ("link", "NHS England: interoperability", {"url": "https://www.england.nhs.uk/digitaltechnology/"}),
+        ]),
+    ],
+    "DHL702": [
+        ("Week 1: Models of change", [
+            ("page", "Kotter, ADKAR and the NHS", {"body": (
+                "Change models are maps, not territory. We look at where each helps, and where "
+                "clinical teams push back.")}),
+            ("reading", "Leading change", {
+                "body": "Kotter JP. *Leading Change.* Harvard Business Review Press, 2012."}),
+        ]),
+    ],
+}  # fmt: skip
+
+COHORTS = [
+    ("2026 autumn", date(2026, 9, 14), date(2027, 7, 16), 30,
+     ["priya.shah@academy.example", "liam.evans@academy.example",
+      "grace.adeyemi@academy.example", "amira.haddad@academy.example"]),
+    ("2027 spring", date(2027, 1, 11), date(2027, 12, 17), 25,
+     ["owen.price@academy.example", "jack.murphy@academy.example"]),
+]  # fmt: skip
+
+
+def load() -> dict:
+    organisations = {row[0]: _organisation(*row) for row in ORGANISATIONS}
+    people = {}
+    admin = None
+    for email, name, role, ods, registration in PEOPLE:
+        person = _person(admin, email, name, role, organisations.get(ods), registration)
+        people[email] = person
+        admin = admin or person
+    modules = [_module(admin, *row) for row in MODULES]
+    programme = _programme(admin, modules)
+    for module in modules:
+        _content(admin, module)
+    cohorts = [_cohort(admin, programme, modules, people, *row) for row in COHORTS]
+    _assignment(admin, cohorts[0], modules[0])
+    return {
+        "organisations": len(organisations),
+        "users": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
+        "programmes": 1,
+        "cohorts": len(cohorts),
+    }
+
+
+def sign_ins() -> list[str]:
+    names = dict((ods, name) for ods, name, *_ in ORGANISATIONS)
+    return [
+        f"{role:<8} {email:<32} {name}" + (f", {names[ods]}" if ods else "")
+        for email, name, role, ods, _ in PEOPLE
+    ]
+
+
+def _organisation(ods, name, sector, nation, target) -> Organisation:
+    existing = organisation_services.organisation_by_ods(ods)
+    return existing or organisation_services.create_organisation(
+        actor=None, ods_code=ods, name=name, sector=sector, nation=nation, credential_target=target
+    )
+
+
+def _person(admin, email, name, role, organisation, registration) -> User:
+    user = auth_services.user_by_email(email) or auth_services.create_user(
+        actor=admin,
+        email=email,
+        name=name,
+        password=DEMO_PASSWORD,
+        organisation_id=organisation.id if organisation else None,
+        professional_registration=registration,
+    )
+    held = db.session.scalar(
+        sa.select(RoleAssignment.id).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.cohort_id.is_(None),
+            RoleAssignment.ended_at.is_(None),
+        )
+    )
+    if held is None and role != "tutor":  # tutors are scoped to their cohorts below
+        auth_services.grant_role(
+            user,
+            role,
+            actor=admin or user,
+            organisation_id=organisation.id if role == "sponsor" else None,
+        )
+    return user
+
+
+def _module(admin, code, title, topic, credits, summary, outcomes):
+    return catalogue_services.module_by_code(code) or catalogue_services.create_module(
+        actor=admin, code=code, title=title, topic=topic, credits=credits, level=7,
+        learning_outcomes=outcomes, summary=summary,
+    )  # fmt: skip
+
+
+def _programme(admin, modules):
+    return catalogue_services.programme_by_code("PGCDHL") or catalogue_services.create_programme(
+        actor=admin,
+        code="PGCDHL",
+        title="Digital Health Leadership",
+        award_title="Postgraduate Certificate in Digital Health Leadership",
+        credits_required=60,
+        module_ids=[m.id for m in modules],
+        core_module_ids=[m.id for m in modules[:2]],
+    )
+
+
+def _content(admin, module) -> None:
+    already = db.session.scalar(
+        sa.select(ContentSection.id).where(ContentSection.module_id == module.id).limit(1)
+    )
+    if already is not None:
+        return
+    for title, resources in CONTENT.get(module.code, []):
+        section = content_services.add_section(module, actor=admin, title=title)
+        for kind, resource_title, fields in resources:
+            content_services.add_resource(
+                section, actor=admin, kind=kind, title=resource_title, **fields
+            )
+
+
+def _cohort(admin, programme, modules, people, name, starts_on, ends_on, capacity, learners):
+    cohort = db.session.scalar(
+        sa.select(Cohort).where(Cohort.programme_id == programme.id, Cohort.name == name)
+    ) or cohort_services.create_cohort(
+        actor=admin,
+        programme_id=programme.id,
+        name=name,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        capacity=capacity,
+        modules=[{"module_id": m.id, "starts_on": starts_on, "ends_on": ends_on} for m in modules],
+    )
+    tutor = people["tutor@academy.example"]
+    if tutor.id not in {r.user_id for r in cohort_services.current_tutor_roles(cohort)}:
+        cohort_services.assign_tutor(cohort, tutor, actor=admin)
+    for email in learners:
+        learner = people[email]
+        if cohort_services.enrolment_of(learner, cohort) is None:
+            cohort_services.enrol(learner, cohort, learner.organisation, actor=admin)
+    return cohort
+
+
+def _assignment(admin, cohort, module) -> None:
+    delivery = next(d for d in cohort.deliveries if d.module_id == module.id)
+    exists = db.session.scalar(
+        sa.select(Assignment.id).where(Assignment.delivery_id == delivery.id).limit(1)
+    )
+    if exists is None:
+        assessment_services.create_assignment(
+            actor=admin,
+            delivery=delivery,
+            title="Case study: an electronic patient record go-live",
+            brief=(
+                "Write a **2,500-word** case study of a clinical system go-live you know, "
+                "covering clinical engagement, safety and the data you would watch afterwards."
+            ),
+            opens_at=datetime(2026, 10, 1, 9, tzinfo=UTC),
+            due_at=datetime(2027, 1, 15, 12, tzinfo=UTC),
+            cutoff_at=datetime(2027, 1, 22, 12, tzinfo=UTC),
+            allowed_types=["pdf", "docx", "odt"],
+            max_size_mb=20,
+        )

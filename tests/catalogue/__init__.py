@@ -1,0 +1,1 @@
+"""The catalogue: modules and programmes, in HTML, the API and services."""

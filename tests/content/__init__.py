@@ -1,0 +1,1 @@
+"""Module learning content: studying, ticking off, editing, files."""
