@@ -57,6 +57,14 @@ class Assignment(TimestampMixin, db.Model):
     sample_percent: Mapped[int | None] = mapped_column()
     #: `{"criteria": [{"title", "levels": [{"title", "description", "marks"}]}]}` or null.
     rubric: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Open second marking: the second marker sees the first mark (blind when false).
+    open_second_marking: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=sa.false()
+    )
+    #: First and second marks further apart than this (in marks) are flagged for agreement.
+    moderation_tolerance: Mapped[int] = mapped_column(nullable=False, default=5, server_default="5")
+    #: 1 for the first sit; 2 for a resit assessment, whose module result is capped.
+    attempt: Mapped[int] = mapped_column(nullable=False, default=1, server_default="1")
     version: Mapped[int] = version_column()
 
     delivery: Mapped[ModuleDelivery] = relationship(lazy="joined")

@@ -46,6 +46,20 @@ class Cohort(TimestampMixin, db.Model):
     self_certified_extension_days: Mapped[int] = mapped_column(
         nullable=False, default=5, server_default="5"
     )
+    #: Late penalty policy: `none`, `per_day` (minus late_penalty_marks per working day late, up
+    #: to late_penalty_max_days, then zero) or `cap_at_pass` (late work can reach the pass mark).
+    late_penalty_kind: Mapped[str] = mapped_column(
+        sa.String(16), nullable=False, default="per_day", server_default="per_day"
+    )
+    #: Percentage points of the maximum mark taken per working day late.
+    late_penalty_marks: Mapped[int] = mapped_column(nullable=False, default=5, server_default="5")
+    late_penalty_max_days: Mapped[int] = mapped_column(
+        nullable=False, default=5, server_default="5"
+    )
+    #: Feedback is due this many working days after submission.
+    feedback_working_days: Mapped[int] = mapped_column(
+        nullable=False, default=15, server_default="15"
+    )
     version: Mapped[int] = version_column()
 
     programme: Mapped[Programme] = relationship(lazy="joined")
@@ -63,6 +77,9 @@ class Cohort(TimestampMixin, db.Model):
         sa.CheckConstraint("capacity > 0", name="capacity_positive"),
         sa.CheckConstraint(
             "places_taken >= 0 AND places_taken <= capacity", name="places_within_capacity"
+        ),
+        sa.CheckConstraint(
+            "late_penalty_kind IN ('none', 'per_day', 'cap_at_pass')", name="late_penalty_known"
         ),
     )
 
