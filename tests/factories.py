@@ -213,6 +213,23 @@ class Factories:
         )
         return self._save(assignment)
 
+    def submission(self, assignment, user, *, late_working_days=0, status="submitted"):
+        """A handed-in submission with one file (bytes not stored: enough for marking)."""
+        from academy.assessment.models import Submission, SubmissionFile
+        from academy.core import clock
+
+        submission = Submission(
+            assignment_id=assignment.id,
+            user_id=user.id,
+            status=status,
+            submitted_at=clock.now() if status == "submitted" else None,
+            late_working_days=late_working_days if status == "submitted" else None,
+        )
+        submission.files.append(
+            SubmissionFile(name="essay.pdf", sha256="1" * 64, size=1000, file_type="pdf")
+        )
+        return self._save(submission)
+
     def _save(self, row):
         db.session.add(row)
         db.session.commit()
