@@ -92,6 +92,8 @@ def _register_blueprints(app: Flask) -> None:
     from academy.cohorts.views import learning as learning_views
     from academy.content.views import bp as content_views
     from academy.core.views import bp as core_views
+    from academy.marking.api import blp as marking_api
+    from academy.marking.views import bp as marking_views
     from academy.organisations.api import blp as organisations_api
     from academy.organisations.views import bp as organisations_admin
 
@@ -105,9 +107,17 @@ def _register_blueprints(app: Flask) -> None:
         catalogue_views,
         content_views,
         assessment_views,
+        marking_views,
     ):
         app.register_blueprint(blueprint)
-    for blueprint in (auth_api, organisations_api, cohorts_api, catalogue_api, assessment_api):
+    for blueprint in (
+        auth_api,
+        organisations_api,
+        cohorts_api,
+        catalogue_api,
+        assessment_api,
+        marking_api,
+    ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
         # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.
         csrf.exempt(blueprint)

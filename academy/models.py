@@ -17,5 +17,5 @@ from academy.cohorts.models import (  # noqa: F401
     ModuleDelivery,
 )
 from academy.content.models import ContentSection, Resource, ResourceCompletion  # noqa: F401
-from academy.organisations.models import Organisation  # noqa: F401
 from academy.marking.models import Mark, MarkHistory, ModuleResult  # noqa: F401
+from academy.organisations.models import Organisation  # noqa: F401

@@ -10,6 +10,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import orm
 
@@ -51,6 +52,16 @@ def app(database_url, tmp_path_factory):
     with app.app_context():
         upgrade()
         _db.engine.dispose()
+
+    def fresh_request_globals():
+        # Each test keeps one app context open (for its rolled-back transaction), and Flask reuses
+        # an open app context, and its `g`, for every request. In production each request has
+        # its own, so clear `g` first: otherwise Flask-Login's cached user from one client's
+        # request would answer the next client's.
+        for name in list(g):
+            g.pop(name)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, fresh_request_globals)
     yield app
     with app.app_context():
         _db.engine.dispose()

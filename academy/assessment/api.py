@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import abort, jsonify, send_file
+from flask import abort, jsonify
 from flask_smorest import Blueprint
 
 from academy.assessment import policy, services
@@ -43,11 +43,15 @@ from academy.auth.api_auth import api_user
 from academy.cohorts.models import Cohort, ModuleDelivery
 from academy.cohorts.policy import visible_cohorts
 from academy.core.api import ID, documented_errors, requires, stale_version
+from academy.core.downloads import send_stored_file
 from academy.core.errors import Conflict, DomainError
 from academy.core.filetypes import FILE_TYPES
 from academy.core.pagination import PAGINATION_HEADERS, PageArgs, paginate
-from academy.core.storage import storage
 from academy.extensions import db
+from academy.marking import policy as marking_policy
+from academy.marking import schemas as marking_schemas
+from academy.marking import services as marking_services
+from academy.marking.models import Mark
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,11 @@ blp = Blueprint(
 )
 
 SUBMISSION_OUTPUT = (
-    "The learner who owns the work gets it without `mark` (hidden until marks are released). "
-    "Tutors of the cohort and admins also get `mark`, and `user_id` and `user`, except while the "
-    "assignment is anonymous: then `candidate_number` instead, and nothing else of who."
+    "The learner who owns the work gets no `mark` at all until their mark is released; then "
+    "`mark` is `{mark, penalty, final_mark, penalty_waived, feedback, rubric_scores, status, "
+    "version, released_at}`. Tutors of the cohort and admins always get `mark` (the marking "
+    "record) and `user_id` and `user`, except while the assignment is anonymous and the mark "
+    "unreleased: then `candidate_number` instead, and nothing else of who."
 )
 EXTENSION_OUTPUT = (
     "Staff get `user_id` and `user`, except while the assignment is anonymous: then "
@@ -118,12 +124,25 @@ def _staff_of(submission: Submission) -> None:
 # --- output by audience ------------------------------------------------------------------------
 
 
-def _dump_submission(submission: Submission) -> dict:
-    if submission.user_id == api_user().id:
-        return OwnSubmissionSchema().dump(submission)
-    if submission.assignment.anonymous:
-        return AnonymousSubmissionSchema().dump(submission)
-    return NamedSubmissionSchema().dump(submission)
+#: `_dump_submission` loads the mark itself unless a list has loaded every mark at once.
+_NOT_LOADED = object()
+
+
+def _dump_submission(submission: Submission, mark: Mark | None | object = _NOT_LOADED) -> dict:
+    caller = api_user()
+    if mark is _NOT_LOADED:
+        mark = marking_services.mark_for(submission)
+    if submission.user_id == caller.id:
+        body = OwnSubmissionSchema().dump(submission)
+        if marking_policy.learner_sees_mark(caller, mark):
+            body["mark"] = marking_schemas.learner_mark(mark)
+        return body
+    if marking_policy.identities_hidden(submission.assignment, mark):
+        body = AnonymousSubmissionSchema().dump(submission)
+    else:
+        body = NamedSubmissionSchema().dump(submission)
+    body["mark"] = marking_schemas.staff_mark(mark, caller, submission.id)
+    return body
 
 
 def _dump_extension(extension: Extension) -> dict:
@@ -338,17 +357,7 @@ def download_file(submission_id, file_id):
         _staff_of(submission)
     file = _file_of(submission, file_id)
     file_type = FILE_TYPES.get(file.file_type)
-    response = send_file(
-        storage().open(file.sha256),
-        mimetype=file_type.mime if file_type else "application/octet-stream",
-        as_attachment=True,
-        download_name=file.name,
-        etag=file.sha256,
-        conditional=False,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored_file(file.sha256, file.name, file_type and file_type.mime, etag=True)
 
 
 @blp.delete(f"/submissions/<{ID}:submission_id>/files/<{ID}:file_id>")
@@ -392,15 +401,17 @@ def reopen(data, submission_id):
 )
 @documented_errors(blp, 401, 403, 404)
 def list_submissions(args, assignment_id):
-    """Every submission (drafts too) to an assignment (the cohort's tutors, admins). While the
-    assignment is anonymous each carries a `candidate_number` and nothing else of who; they
-    are in the order they were started."""
+    """Every submission (drafts too) to an assignment (the cohort's tutors, admins), each with
+    its `mark` (status, raw and final mark, version). While the assignment is anonymous and a
+    mark unreleased, each carries a `candidate_number` and nothing else of who; they are in the
+    order they were started."""
     assignment = _assignment_or_404(assignment_id)
     if not policy.teaches_assignment(api_user(), assignment):
         abort(403)
     stmt = policy.visible_submissions(api_user()).where(Submission.assignment_id == assignment.id)
     items, status, headers = paginate(stmt, args)
-    return _json([_dump_submission(s) for s in items], status, headers)
+    marks = marking_services.marks_for(items)
+    return _json([_dump_submission(s, marks.get(s.id)) for s in items], status, headers)
 
 
 # --- extensions --------------------------------------------------------------------------------

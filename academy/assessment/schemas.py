@@ -2,7 +2,8 @@
 
 Submission output is split by audience (DESIGN.md convention 7): the learner's own view has no
 `mark` at all until marks are released; staff see `mark` and who the learner is, except while
-the assignment is anonymous, when a candidate number stands in for every learner field.
+the assignment is anonymous and the mark unreleased, when a candidate number stands in for every
+learner field.
 """
 
 from __future__ import annotations
@@ -246,18 +247,6 @@ class ReceiptSchema(Schema):
     files = fields.List(fields.Nested(ReceiptFileSchema))
 
 
-class SubmissionMarkSchema(Schema):
-    mark = fields.Float(allow_none=True)
-    feedback = fields.String(allow_none=True)
-    rubric_scores = fields.Dict(allow_none=True)
-    status = fields.String(allow_none=True)
-    version = fields.Integer()
-
-
-#: What `mark` reads before the first save (marking arrives with the next part of the academy).
-NO_MARK = {"mark": None, "feedback": None, "rubric_scores": None, "status": None, "version": 0}
-
-
 class SubmissionSchema(Schema):
     id = fields.Integer()
     assignment_id = fields.Integer()
@@ -273,8 +262,21 @@ class SubmissionSchema(Schema):
     )
 
 
+def _marking_schema(name: str):
+    """A schema of academy.marking.schemas, found when first used: marking builds on this
+    module, so importing it here at load time would be circular."""
+
+    def schema():
+        from academy.marking import schemas
+
+        return getattr(schemas, name)()
+
+    return schema
+
+
 class OwnSubmissionSchema(SubmissionSchema):
-    """The learner's own view: no `mark` until it is released."""
+    """The learner's own view: no `mark` at all until it is released; then academy.assessment.api
+    adds it (academy.marking.schemas.LearnerMarkSchema)."""
 
     user_id = fields.Integer()
 
@@ -286,7 +288,12 @@ class SubmitterSchema(Schema):
 
 
 class _StaffSubmissionSchema(SubmissionSchema):
-    mark = fields.Nested(SubmissionMarkSchema, dump_default=lambda: dict(NO_MARK))
+    """The staff views; academy.assessment.api adds `mark` (academy.marking.schemas builds it)."""
+
+    mark = fields.Nested(
+        _marking_schema("StaffMarkSchema"),
+        metadata={"description": "`version` 0 and the rest empty before the first save"},
+    )
 
 
 class NamedSubmissionSchema(_StaffSubmissionSchema):

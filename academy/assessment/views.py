@@ -18,13 +18,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from academy.assessment import services
 from academy.assessment.forms import (
@@ -66,28 +64,25 @@ from academy.assessment.tracking import (
 )
 from academy.cohorts.models import Enrolment, ModuleDelivery
 from academy.core import clock
+from academy.core.access import guard, require
+from academy.core.downloads import send_stored_file
 from academy.core.errors import DomainError
 from academy.core.filetypes import FILE_TYPES, describe
-from academy.core.forms import STALE_PAGE, show_domain_error
+from academy.core.forms import save_or_show, show_domain_error
 from academy.core.navigation import add_nav_item
+from academy.core.pagination import page_of
 from academy.core.richtext import to_safe_html
-from academy.core.storage import storage
-from academy.extensions import db, login_manager
+from academy.extensions import db
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("assessment", __name__)
-PER_PAGE = 50
 
 add_nav_item("My assignments", "assessment.mine", has_enrolment, "assessment.mine")
 add_nav_item("Assignments", "assessment.teaching", sets_assignments, "assessment.teaching")
 
 
-@bp.before_request
-def require_sign_in():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
+guard(bp)
 
 
 @bp.app_template_filter("uk_datetime")
@@ -122,15 +117,10 @@ def _visible_submission_ids() -> sa.Select:
     return visible_submissions(current_user).with_only_columns(Submission.id).order_by(None)
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
 def _require_candidate(assignment: Assignment) -> None:
     """Only an active learner of the cohort hands work in; others who can see the assignment
     (tutors, deferred learners) are refused."""
-    _require(is_candidate(current_user, assignment))
+    require(is_candidate, assignment)
 
 
 def _own_submission_or_404(assignment: Assignment) -> Submission:
@@ -138,14 +128,6 @@ def _own_submission_or_404(assignment: Assignment) -> Submission:
     if submission is None:
         abort(404)
     return submission
-
-
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
-def _paginate(stmt: sa.Select):
-    return db.paginate(stmt, page=_page_number(), per_page=PER_PAGE, error_out=False)
 
 
 # --- the learner's pages -----------------------------------------------------------------------
@@ -322,22 +304,14 @@ def download(submission_id: int, file_id: int):
     )
     if not can_see_work(current_user, file.submission):
         abort(404)
+    file_type = FILE_TYPES.get(file.file_type)
     try:
-        stream = storage().open(file.sha256)
+        return send_stored_file(
+            file.sha256, download_name(file, current_user), file_type and file_type.mime
+        )
     except FileNotFoundError:
         log.error("submission file %s: no stored content %s", file.id, file.sha256)
         abort(404)
-    file_type = FILE_TYPES.get(file.file_type)
-    response = send_file(
-        stream,
-        mimetype=file_type.mime if file_type else "application/octet-stream",
-        as_attachment=True,
-        download_name=download_name(file, current_user),
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.route("/assignments/<int:assignment_id>/extension", methods=["GET", "POST"])
@@ -346,18 +320,16 @@ def request_extension(assignment_id: int):
     _require_candidate(assignment)
     form = ExtensionRequestForm()
     if form.validate_on_submit():
-        try:
-            extension = services.request_extension(
+        extension = save_or_show(
+            form,
+            lambda: services.request_extension(
                 assignment,
                 current_user,
                 reason=form.reason.data,
                 requested_due_at=form.requested_due_at.data,
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+            ),
+        )
+        if extension is not None:
             log.info("extension %s requested by %s", extension.id, current_user.id)
             if extension.status == "approved":
                 flash(
@@ -382,13 +354,13 @@ def request_extension(assignment_id: int):
 
 @bp.get("/assignments/teaching")
 def teaching():
-    _require(sets_assignments(current_user))
+    require(sets_assignments)
     delivery_ids = settable_deliveries(current_user).with_only_columns(ModuleDelivery.id)
     cohort_id = request.args.get("cohort", type=int)
     if cohort_id is not None:
         # "This cohort's assignments", linked from the tutor's cohort list.
         delivery_ids = delivery_ids.where(ModuleDelivery.cohort_id == cohort_id)
-    page = _paginate(
+    page = page_of(
         sa.select(Assignment)
         .options(joinedload(Assignment.delivery).joinedload(ModuleDelivery.cohort))
         .where(Assignment.delivery_id.in_(delivery_ids.order_by(None)))
@@ -428,7 +400,7 @@ def _counts(stmt: sa.Select) -> dict[int, int]:
 @bp.get("/assignments/<int:assignment_id>/tracking")
 def tracking(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
-    _require(teaches_assignment(current_user, assignment))
+    require(teaches_assignment, assignment)
     pending = db.session.scalars(
         sa.select(Extension)
         .where(Extension.assignment_id == assignment.id, Extension.status == "pending")
@@ -444,8 +416,8 @@ def tracking(assignment_id: int):
 
 @bp.get("/extensions")
 def extensions():
-    _require(sets_assignments(current_user))
-    page = _paginate(
+    require(sets_assignments)
+    page = page_of(
         decidable_extensions(current_user)
         .where(Extension.status == "pending")
         .options(
@@ -467,27 +439,24 @@ def decide_extension(extension_id: int):
         visible_extensions(current_user).where(Extension.id == extension_id)
     )
     assignment = extension.assignment
+    require(teaches_assignment, assignment)
     # Learners see their own requests in scope, but nobody decides their own.
-    _require(teaches_assignment(current_user, assignment) and extension.user_id != current_user.id)
+    if extension.user_id == current_user.id:
+        abort(403)
     form = DecideExtensionForm(obj=extension)
     if extension.status == "pending" and form.validate_on_submit():
-        try:
-            services.decide_extension(
+        decided = save_or_show(
+            form,
+            lambda: services.decide_extension(
                 extension,
                 actor=current_user,
                 approved=form.approved,
                 due_at=form.due_at.data,
                 comment=form.comment.data or "",
                 expected_version=form.expected_version,
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        except StaleDataError:
-            db.session.rollback()
-            form.form_errors.append(STALE_PAGE)
-        else:
+            ),
+        )
+        if decided is not None:
             log.info("extension %s decided by %s", extension.id, current_user.id)
             flash(f"The request has been {extension.status}", "success")
             return redirect(url_for(".tracking", assignment_id=assignment.id))
@@ -506,22 +475,17 @@ def reopen(submission_id: int):
         visible_submissions(current_user).where(Submission.id == submission_id)
     )
     assignment = submission.assignment
-    _require(teaches_assignment(current_user, assignment))
+    require(teaches_assignment, assignment)
     form = ReopenForm()
-    if form.validate_on_submit():
-        try:
-            services.reopen(submission, actor=current_user, reason=form.reason.data or "")
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            log.info("submission %s reopened by %s", submission.id, current_user.id)
-            flash(
-                f"The submission of {shown_name(assignment, submission.user)} has been reopened",
-                "success",
-            )
-            return redirect(url_for(".tracking", assignment_id=assignment.id))
+    if form.validate_on_submit() and save_or_show(
+        form, lambda: services.reopen(submission, actor=current_user, reason=form.reason.data or "")
+    ):
+        log.info("submission %s reopened by %s", submission.id, current_user.id)
+        flash(
+            f"The submission of {shown_name(assignment, submission.user)} has been reopened",
+            "success",
+        )
+        return redirect(url_for(".tracking", assignment_id=assignment.id))
     return render_template(
         "assessment/reopen.html",
         form=form,
@@ -533,7 +497,7 @@ def reopen(submission_id: int):
 
 @bp.route("/assignments/new", methods=["GET", "POST"])
 def new():
-    _require(sets_assignments(current_user))
+    require(sets_assignments)
     deliveries = db.session.scalars(
         settable_deliveries(current_user).options(joinedload(ModuleDelivery.cohort))
     ).all()
@@ -541,7 +505,7 @@ def new():
     form.set_deliveries(deliveries)
     if form.validate_on_submit():
         delivery = next(d for d in deliveries if d.id == form.delivery.data)
-        created = _save(
+        created = save_or_show(
             form,
             lambda: services.create_assignment(
                 actor=current_user, delivery=delivery, **form.service_fields()
@@ -558,10 +522,10 @@ def new():
 @bp.route("/assignments/<int:assignment_id>/edit", methods=["GET", "POST"])
 def edit(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
-    _require(teaches_assignment(current_user, assignment))
+    require(teaches_assignment, assignment)
     form = EditAssignmentForm(obj=assignment)
     if form.validate_on_submit():
-        saved = _save(
+        saved = save_or_show(
             form,
             lambda: services.update_assignment(
                 assignment,
@@ -576,21 +540,3 @@ def edit(assignment_id: int):
     return render_template(
         "assessment/form.html", form=form, assignment=assignment, has_deliveries=True
     )
-
-
-def _save(form, save):
-    """Run `save()` (a service call) and commit; a refusal goes on the form. Returns the saved
-    object, or None when the form must be shown again."""
-    try:
-        saved = save()
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-    except StaleDataError:
-        # Someone saved between our read and our UPDATE; the mapper's version check caught it.
-        db.session.rollback()
-        form.form_errors.append(STALE_PAGE)
-    else:
-        return saved
-    return None

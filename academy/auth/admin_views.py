@@ -13,40 +13,29 @@ from datetime import date
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from academy.auth import services
 from academy.auth.admin_forms import EditUserForm, GrantRoleForm, NewUserForm
 from academy.auth.models import ROLE_LABELS, ROLES, RoleAssignment, User
 from academy.auth.policy import can_list_users, can_manage_users, needs_invitation, visible_users
+from academy.auth.views import role_status
 from academy.core import clock
-from academy.core.errors import DomainError
-from academy.core.forms import STALE_PAGE, show_domain_error
+from academy.core.access import guard, require
+from academy.core.forms import save_or_flash, save_or_show
 from academy.core.navigation import add_nav_item
-from academy.extensions import db, login_manager
+from academy.core.pagination import page_of
+from academy.extensions import db
 from academy.organisations.models import Organisation
 from academy.organisations.policy import visible_organisations
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("users", __name__, url_prefix="/users")
-PER_PAGE = 50
 
 add_nav_item("Users", "users.index", can_list_users, "users.")
 
 
-@bp.before_request
-def require_user_list_role():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not can_list_users(current_user):
-        abort(403)
-    return None
-
-
-def _require_manager() -> None:
-    if not can_manage_users(current_user):
-        abort(403)
+guard(bp, can_list_users)
 
 
 def _visible_user_or_404(user_id: int) -> User:
@@ -83,14 +72,6 @@ def current_holders_of(role: str, on: date) -> sa.Select:
     )
 
 
-def role_status(assignment: RoleAssignment, on: date) -> str:
-    if assignment.is_current(on):
-        return "current"
-    if assignment.ended_at is None and assignment.valid_from > on:
-        return "future"
-    return "ended"
-
-
 def role_scope(assignment: RoleAssignment) -> str:
     if assignment.organisation is not None:
         return f"{assignment.organisation.name} ({assignment.organisation.ods_code})"
@@ -116,12 +97,7 @@ def index():
         role = ""
     if organisation_id is not None:
         stmt = stmt.where(User.organisation_id == organisation_id)
-    page = db.paginate(
-        stmt,
-        page=max(1, request.args.get("page", 1, type=int) or 1),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = page_of(stmt)
     organisations = _organisations()
     return render_template(
         "users/index.html",
@@ -139,27 +115,13 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    _require_manager()
+    require(can_manage_users)
     form = NewUserForm()
     form.set_organisations(_organisations())
     if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                actor=current_user, password=None, invite=False, **form.service_fields()
-            )
-            if form.role.data:
-                services.grant_role(
-                    user,
-                    form.role.data,
-                    actor=current_user,
-                    organisation_id=user.organisation_id if form.role.data == "sponsor" else None,
-                )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            # Invited only once the account is committed, so no email points at a rolled-back row.
+        user = save_or_show(form, lambda: _create_user(form))
+        if user is not None:
+            # Invited only once the account is committed: no email points at a rolled-back row.
             services.send_invitation(user)
             db.session.commit()
             log.info("user %s created by %s", user.id, current_user.id)
@@ -170,6 +132,20 @@ def new():
             )
             return redirect(url_for(".show", user_id=user.id))
     return render_template("users/form.html", form=form, user=None)
+
+
+def _create_user(form: NewUserForm) -> User:
+    user = services.create_user(
+        actor=current_user, password=None, invite=False, **form.service_fields()
+    )
+    if form.role.data:
+        services.grant_role(
+            user,
+            form.role.data,
+            actor=current_user,
+            organisation_id=user.organisation_id if form.role.data == "sponsor" else None,
+        )
+    return user
 
 
 @bp.get("/<int:user_id>")
@@ -188,48 +164,38 @@ def show(user_id: int):
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
 def edit(user_id: int):
     user = _visible_user_or_404(user_id)
-    _require_manager()
+    require(can_manage_users)
     form = EditUserForm(obj=user)
     form.set_organisations(_organisations())
-    if form.validate_on_submit():
-        try:
-            services.update_user(
-                user,
-                actor=current_user,
-                expected_version=form.expected_version,
-                **form.service_fields(),
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        except StaleDataError:
-            # Someone saved between our read and our UPDATE; the mapper's version check caught it.
-            db.session.rollback()
-            form.form_errors.append(STALE_PAGE)
-        else:
-            log.info("user %s updated by %s", user.id, current_user.id)
-            flash(f"{user.name}'s details have been updated", "success")
-            return redirect(url_for(".show", user_id=user.id))
+    if form.validate_on_submit() and save_or_show(
+        form,
+        lambda: services.update_user(
+            user,
+            actor=current_user,
+            expected_version=form.expected_version,
+            **form.service_fields(),
+        ),
+    ):
+        log.info("user %s updated by %s", user.id, current_user.id)
+        flash(f"{user.name}'s details have been updated", "success")
+        return redirect(url_for(".show", user_id=user.id))
     return render_template("users/form.html", form=form, user=user)
 
 
 @bp.route("/<int:user_id>/roles/new", methods=["GET", "POST"])
 def grant_role(user_id: int):
     user = _visible_user_or_404(user_id)
-    _require_manager()
+    require(can_manage_users)
     form = GrantRoleForm()
     form.set_organisations(_organisations())
     if form.validate_on_submit():
-        try:
-            assignment = services.grant_role(
+        assignment = save_or_show(
+            form,
+            lambda: services.grant_role(
                 user, form.role.data, actor=current_user, **form.service_fields()
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+            ),
+        )
+        if assignment is not None:
             log.info("role %s granted to user %s by %s", assignment.id, user.id, current_user.id)
             flash(f"{user.name} has been given the {assignment.label} role", "success")
             return redirect(url_for(".show", user_id=user.id))
@@ -239,17 +205,11 @@ def grant_role(user_id: int):
 @bp.post("/<int:user_id>/roles/<int:role_id>/end")
 def end_role(user_id: int, role_id: int):
     user = _visible_user_or_404(user_id)
-    _require_manager()
+    require(can_manage_users)
     assignment = db.session.get(RoleAssignment, role_id)
     if assignment is None or assignment.user_id != user.id:
         abort(404)
-    try:
-        services.end_role(assignment, actor=current_user)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
+    if save_or_flash(lambda: services.end_role(assignment, actor=current_user)):
         log.info("role %s of user %s ended by %s", assignment.id, user.id, current_user.id)
         flash(f"{user.name}'s {assignment.label} role has been ended", "success")
     return redirect(url_for(".show", user_id=user.id))
@@ -258,7 +218,7 @@ def end_role(user_id: int, role_id: int):
 @bp.post("/<int:user_id>/invitation")
 def resend_invitation(user_id: int):
     user = _visible_user_or_404(user_id)
-    _require_manager()
+    require(can_manage_users)
     if not needs_invitation(user):
         flash(f"{user.name} already has a password or their account is inactive", "error")
     else:

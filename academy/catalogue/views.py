@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from academy.catalogue import services
 from academy.catalogue.forms import EditModuleForm, EditProgrammeForm, ModuleForm, ProgrammeForm
@@ -22,36 +21,21 @@ from academy.catalogue.policy import (
     can_view_catalogue,
     readable_module_ids,
 )
+from academy.core.access import guard, require
 from academy.core.api import ID
-from academy.core.errors import DomainError
-from academy.core.forms import STALE_PAGE, show_domain_error
+from academy.core.forms import save_or_show
 from academy.core.navigation import add_nav_item
-from academy.extensions import db, login_manager
+from academy.core.pagination import page_of
+from academy.extensions import db
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("catalogue", __name__)
-PER_PAGE = 50
 
 add_nav_item("Programmes", "catalogue.programmes", can_manage_catalogue, "catalogue.")
 
 
-@bp.before_request
-def require_sign_in():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not can_view_catalogue(current_user):
-        abort(403)
-    return None
-
-
-def _require_manager() -> None:
-    if not can_manage_catalogue(current_user):
-        abort(403)
-
-
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+guard(bp, can_view_catalogue)
 
 
 def _all_modules() -> list[Module]:
@@ -70,20 +54,10 @@ def _readable_among(module_ids: list[int]) -> set[int]:
 def _save(form, save, *, success: str):
     """Run `save()` (a service call) and commit; on a refusal, show it on the form. Returns the
     saved object, or None when the form must be shown again."""
-    try:
-        saved = save()
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-    except StaleDataError:
-        # Someone saved between our read and our UPDATE; the mapper's version check caught it.
-        db.session.rollback()
-        form.form_errors.append(STALE_PAGE)
-    else:
+    saved = save_or_show(form, save)
+    if saved is not None:
         flash(success.format(saved=saved), "success")
-        return saved
-    return None
+    return saved
 
 
 # --- programmes --------------------------------------------------------------------------------
@@ -91,12 +65,7 @@ def _save(form, save, *, success: str):
 
 @bp.get("/programmes")
 def programmes():
-    page = db.paginate(
-        sa.select(Programme).order_by(Programme.code),
-        page=_page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = page_of(sa.select(Programme).order_by(Programme.code))
     return render_template(
         "catalogue/programmes.html", page=page, can_manage=can_manage_catalogue(current_user)
     )
@@ -104,7 +73,7 @@ def programmes():
 
 @bp.route("/programmes/new", methods=["GET", "POST"])
 def new_programme():
-    _require_manager()
+    require(can_manage_catalogue)
     form = ProgrammeForm()
     form.set_modules(_all_modules())
     if form.validate_on_submit():
@@ -132,7 +101,7 @@ def programme(programme_id: int):
 @bp.route(f"/programmes/<{ID}:programme_id>/edit", methods=["GET", "POST"])
 def edit_programme(programme_id: int):
     programme = db.get_or_404(Programme, programme_id)
-    _require_manager()
+    require(can_manage_catalogue)
     form = EditProgrammeForm(obj=programme)
     form.set_modules(_all_modules())
     if form.validate_on_submit():
@@ -162,7 +131,7 @@ def modules():
         stmt = stmt.where(Module.topic == topic)
     else:
         topic = ""
-    page = db.paginate(stmt, page=_page_number(), per_page=PER_PAGE, error_out=False)
+    page = page_of(stmt)
     return render_template(
         "catalogue/modules.html",
         page=page,
@@ -174,7 +143,7 @@ def modules():
 
 @bp.route("/modules/new", methods=["GET", "POST"])
 def new_module():
-    _require_manager()
+    require(can_manage_catalogue)
     form = ModuleForm()
     if form.validate_on_submit():
         module = _save(
@@ -208,7 +177,7 @@ def module(module_id: int):
 @bp.route(f"/modules/<{ID}:module_id>/edit", methods=["GET", "POST"])
 def edit_module(module_id: int):
     module = db.get_or_404(Module, module_id)
-    _require_manager()
+    require(can_manage_catalogue)
     form = EditModuleForm(obj=module)
     if form.validate_on_submit():
         saved = _save(

@@ -37,19 +37,20 @@ from academy.cohorts.models import (
     ModuleDelivery,
 )
 from academy.content.progress import progress_for
+from academy.core.access import guard, require
 from academy.core.errors import DomainError
-from academy.core.forms import show_domain_error
+from academy.core.forms import save_or_flash, save_or_show, show_domain_error
 from academy.core.navigation import add_nav_item
+from academy.core.pagination import page_of
 from academy.core.policy import sponsored_organisation_ids, tutored_cohort_ids
 from academy.core.storage import FileTooLarge, storage
-from academy.extensions import db, login_manager
+from academy.extensions import db
 from academy.organisations.models import NATIONS, Organisation
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("cohorts", __name__)
 learning = Blueprint("learning", __name__, url_prefix="/learning")
-PER_PAGE = 50
 
 add_nav_item("Cohorts", "cohorts.index", policy.can_manage_cohorts, "cohorts.")
 add_nav_item("My cohorts", "cohorts.mine", policy.teaches_any, "cohorts.mine")
@@ -57,16 +58,7 @@ add_nav_item("Our staff", "cohorts.sponsored", policy.sponsors_any, "cohorts.spo
 add_nav_item("My programme", "learning.home", policy.is_enrolled, "learning.")
 
 
-@bp.before_request
-def require_sign_in():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
-
-
-def _require_manager() -> None:
-    if not policy.can_manage_cohorts(current_user):
-        abort(403)
+guard(bp)
 
 
 def _visible_cohort_or_404(cohort_id: int) -> Cohort:
@@ -75,7 +67,7 @@ def _visible_cohort_or_404(cohort_id: int) -> Cohort:
 
 def _managed_cohort_or_404(cohort_id: int) -> Cohort:
     cohort = _visible_cohort_or_404(cohort_id)
-    _require_manager()
+    require(policy.can_manage_cohorts)
     return cohort
 
 
@@ -94,10 +86,6 @@ def _enrolment_or_404(cohort: Cohort, enrolment_id: int) -> Enrolment:
     )
 
 
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
 def _status_filter() -> str:
     status = request.args.get("status", "")
     return status if status in ENROLMENT_STATUSES else ""
@@ -112,29 +100,21 @@ def _organisations() -> list[Organisation]:
 
 @bp.get("/cohorts")
 def index():
-    _require_manager()
-    page = db.paginate(
-        policy.visible_cohorts(current_user),
-        page=_page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    require(policy.can_manage_cohorts)
+    page = page_of(policy.visible_cohorts(current_user))
     return render_template("cohorts/index.html", page=page)
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
 def new():
-    _require_manager()
+    require(policy.can_manage_cohorts)
     form = NewCohortForm()
     form.set_programmes(db.session.scalars(sa.select(Programme).order_by(Programme.code)))
     if form.validate_on_submit():
-        try:
-            cohort = services.create_cohort(actor=current_user, **form.service_fields())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+        cohort = save_or_show(
+            form, lambda: services.create_cohort(actor=current_user, **form.service_fields())
+        )
+        if cohort is not None:
             flash(f"The cohort {cohort.name} has been opened. Now add its modules.", "success")
             return redirect(url_for(".show", cohort_id=cohort.id))
     return render_template("cohorts/form.html", form=form, cohort=None)
@@ -143,8 +123,7 @@ def new():
 @bp.get("/cohorts/<int:cohort_id>")
 def show(cohort_id: int):
     cohort = _visible_cohort_or_404(cohort_id)
-    if not policy.can_list_enrolments(current_user):
-        abort(403)
+    require(policy.can_list_enrolments)
     status = _status_filter()
     stmt = (
         policy.visible_enrolments(current_user)
@@ -155,7 +134,7 @@ def show(cohort_id: int):
     )
     if status:
         stmt = stmt.where(Enrolment.status == status)
-    enrolments = db.paginate(stmt, page=_page_number(), per_page=PER_PAGE, error_out=False)
+    enrolments = page_of(stmt)
     core = {link.module_id for link in cohort.programme.modules if link.is_core}
     can_manage = policy.can_manage_cohorts(current_user)
     return render_template(
@@ -177,21 +156,17 @@ def show(cohort_id: int):
 def edit(cohort_id: int):
     cohort = _managed_cohort_or_404(cohort_id)
     form = EditCohortForm(obj=cohort)
-    if form.validate_on_submit():
-        try:
-            services.update_cohort(
-                cohort,
-                actor=current_user,
-                expected_version=form.expected_version,
-                **form.service_fields(),
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(f"The cohort {cohort.name} has been updated", "success")
-            return redirect(url_for(".show", cohort_id=cohort.id))
+    if form.validate_on_submit() and save_or_show(
+        form,
+        lambda: services.update_cohort(
+            cohort,
+            actor=current_user,
+            expected_version=form.expected_version,
+            **form.service_fields(),
+        ),
+    ):
+        flash(f"The cohort {cohort.name} has been updated", "success")
+        return redirect(url_for(".show", cohort_id=cohort.id))
     return render_template("cohorts/form.html", form=form, cohort=cohort)
 
 
@@ -211,13 +186,11 @@ def add_delivery(cohort_id: int):
         form.starts_on.data, form.ends_on.data = cohort.starts_on, cohort.ends_on
     form.set_modules(_modules_not_delivered(cohort))
     if form.validate_on_submit():
-        try:
-            delivery = services.add_delivery(cohort, actor=current_user, **form.service_fields())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+        delivery = save_or_show(
+            form,
+            lambda: services.add_delivery(cohort, actor=current_user, **form.service_fields()),
+        )
+        if delivery is not None:
             flash(f"{delivery.module.code} has been added to {cohort.name}", "success")
             return redirect(url_for(".show", cohort_id=cohort.id))
     return render_template("cohorts/delivery_form.html", form=form, cohort=cohort, delivery=None)
@@ -228,16 +201,12 @@ def edit_delivery(cohort_id: int, delivery_id: int):
     cohort = _managed_cohort_or_404(cohort_id)
     delivery = _delivery_or_404(cohort, delivery_id)
     form = DeliveryDatesForm(obj=delivery)
-    if form.validate_on_submit():
-        try:
-            services.update_delivery(delivery, actor=current_user, **form.service_fields())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(f"The dates of {delivery.module.code} have been changed", "success")
-            return redirect(url_for(".show", cohort_id=cohort.id))
+    if form.validate_on_submit() and save_or_show(
+        form,
+        lambda: services.update_delivery(delivery, actor=current_user, **form.service_fields()),
+    ):
+        flash(f"The dates of {delivery.module.code} have been changed", "success")
+        return redirect(url_for(".show", cohort_id=cohort.id))
     return render_template(
         "cohorts/delivery_form.html", form=form, cohort=cohort, delivery=delivery
     )
@@ -248,13 +217,7 @@ def remove_delivery(cohort_id: int, delivery_id: int):
     cohort = _managed_cohort_or_404(cohort_id)
     delivery = _delivery_or_404(cohort, delivery_id)
     code = delivery.module.code
-    try:
-        services.remove_delivery(delivery, actor=current_user)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
+    if save_or_flash(lambda: services.remove_delivery(delivery, actor=current_user)):
         flash(f"{code} has been removed from {cohort.name}", "success")
     return redirect(url_for(".show", cohort_id=cohort.id))
 
@@ -290,13 +253,7 @@ def remove_tutor(cohort_id: int, role_id: int):
     assignment = db.session.get(RoleAssignment, role_id)
     if assignment is None or assignment.role != "tutor" or assignment.cohort_id != cohort.id:
         abort(404)
-    try:
-        services.remove_tutor(assignment, actor=current_user)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
+    if save_or_flash(lambda: services.remove_tutor(assignment, actor=current_user)):
         flash(f"{assignment.user.name} no longer teaches {cohort.name}", "success")
     return redirect(url_for(".show", cohort_id=cohort.id))
 
@@ -346,19 +303,17 @@ def enrolment(cohort_id: int, enrolment_id: int):
     allowed = services.allowed_statuses(the_enrolment)
     form.set_statuses(allowed)
     if allowed and form.validate_on_submit():
-        try:
-            services.change_status(
+        changed = save_or_show(
+            form,
+            lambda: services.change_status(
                 the_enrolment,
                 status=form.status.data,
                 reason=form.reason.data,
                 actor=current_user,
                 expected_version=form.expected_version,
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+            ),
+        )
+        if changed is not None:
             flash(
                 f"{the_enrolment.user.name}'s enrolment is now "
                 f"{services.STATUS_LABELS[the_enrolment.status].lower()}",
@@ -461,8 +416,7 @@ def import_confirm(cohort_id: int):
 
 @bp.get("/my-cohorts")
 def mine():
-    if not policy.teaches_any(current_user):
-        abort(403)
+    require(policy.teaches_any)
     cohorts = db.session.scalars(
         policy.visible_cohorts(current_user).where(Cohort.id.in_(tutored_cohort_ids(current_user)))
     ).all()
@@ -496,7 +450,7 @@ def sponsored():
     )
     if status:
         stmt = stmt.where(Enrolment.status == status)
-    page = db.paginate(stmt, page=_page_number(), per_page=PER_PAGE, error_out=False)
+    page = page_of(stmt)
     return render_template(
         "cohorts/sponsored.html",
         page=page,

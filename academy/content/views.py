@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from academy.catalogue.models import Module
 from academy.catalogue.policy import can_edit_content, can_read_content
@@ -22,12 +21,12 @@ from academy.content.forms import RESOURCE_FORMS, DeleteForm, MoveForm, SectionF
 from academy.content.models import RESOURCE_KINDS, ContentSection, Resource
 from academy.content.progress import progress_for
 from academy.core import filetypes
+from academy.core.access import guard, require
 from academy.core.api import ID
-from academy.core.errors import DomainError
-from academy.core.forms import STALE_PAGE, show_domain_error
+from academy.core.downloads import send_stored_file
+from academy.core.forms import save_or_show
 from academy.core.richtext import to_safe_html
-from academy.core.storage import storage
-from academy.extensions import db, login_manager
+from academy.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +37,7 @@ FILE_LABELS = {t.mime: t.label for t in filetypes.FILE_TYPES.values()}
 FILE_ERROR_STATUSES = (413, 415)
 
 
-@bp.before_request
-def require_sign_in():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
+guard(bp)
 
 
 @bp.context_processor
@@ -97,30 +92,8 @@ def _resource_or_404(resource_id: int) -> Resource:
     return resource
 
 
-def _require_editor(module: Module) -> None:
-    if not can_edit_content(current_user, module):
-        abort(403)
-
-
 def _module_page(module: Module, anchor: str | None = None):
     return redirect(url_for(".module", module_id=module.id, _anchor=anchor))
-
-
-def _commit(form, change) -> bool:
-    """Run a service call and commit; on a refusal show it on the form. True if saved."""
-    try:
-        change()
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        form.refusal_status = error.status
-        return False
-    except StaleDataError:
-        db.session.rollback()
-        form.form_errors.append(STALE_PAGE)
-        return False
-    return True
 
 
 def _form_status(form) -> int:
@@ -167,20 +140,12 @@ def download(resource_id: int):
     if resource.kind != "file" or not resource.file_sha256:
         abort(404)
     try:
-        stream = storage().open(resource.file_sha256)
+        return send_stored_file(
+            resource.file_sha256, resource.file_name or "file", resource.file_type
+        )
     except (FileNotFoundError, ValueError):
         log.error("resource %s points at missing file %s", resource.id, resource.file_sha256)
         abort(404)
-    response = send_file(
-        stream,
-        mimetype=resource.file_type or "application/octet-stream",
-        as_attachment=True,
-        download_name=resource.file_name or "file",
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.post(f"/resources/<{ID}:resource_id>/complete")
@@ -214,27 +179,24 @@ def _tick(resource_id: int, *, done: bool):
 @bp.route(f"/modules/<{ID}:module_id>/learn/sections/new", methods=["GET", "POST"])
 def new_section(module_id: int):
     module = _module_or_404(module_id)
-    _require_editor(module)
+    require(can_edit_content, module)
     form = SectionForm()
     if form.validate_on_submit():
-        created = []
-        if _commit(
-            form,
-            lambda: created.append(
-                services.add_section(module, actor=current_user, **form.service_fields())
-            ),
-        ):
-            flash(f"{created[0].title} has been added", "success")
-            return _module_page(module, f"section-{created[0].id}")
+        created = save_or_show(
+            form, lambda: services.add_section(module, actor=current_user, **form.service_fields())
+        )
+        if created is not None:
+            flash(f"{created.title} has been added", "success")
+            return _module_page(module, f"section-{created.id}")
     return render_template("content/section_form.html", form=form, module=module, section=None)
 
 
 @bp.route(f"/sections/<{ID}:section_id>/edit", methods=["GET", "POST"])
 def edit_section(section_id: int):
     section = _section_or_404(section_id)
-    _require_editor(section.module)
+    require(can_edit_content, section.module)
     form = SectionForm(obj=section)
-    if form.validate_on_submit() and _commit(
+    if form.validate_on_submit() and save_or_show(
         form,
         lambda: services.update_section(section, actor=current_user, **form.service_fields()),
     ):
@@ -249,7 +211,7 @@ def edit_section(section_id: int):
 def delete_section(section_id: int):
     section = _section_or_404(section_id)
     module = section.module
-    _require_editor(module)
+    require(can_edit_content, module)
     form = DeleteForm()
     if form.validate_on_submit():
         title = section.title
@@ -271,7 +233,7 @@ def delete_section(section_id: int):
 @bp.post(f"/sections/<{ID}:section_id>/move")
 def move_section(section_id: int):
     section = _section_or_404(section_id)
-    _require_editor(section.module)
+    require(can_edit_content, section.module)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
@@ -286,22 +248,20 @@ def move_section(section_id: int):
 @bp.route(f"/sections/<{ID}:section_id>/resources/new/<kind>", methods=["GET", "POST"])
 def new_resource(section_id: int, kind: str):
     section = _section_or_404(section_id)
-    _require_editor(section.module)
+    require(can_edit_content, section.module)
     if kind not in RESOURCE_FORMS:
         abort(404)
     form = RESOURCE_FORMS[kind][0]()
     if form.validate_on_submit():
-        created = []
-        if _commit(
+        created = save_or_show(
             form,
-            lambda: created.append(
-                services.add_resource(
-                    section, actor=current_user, kind=kind, **form.service_fields()
-                )
+            lambda: services.add_resource(
+                section, actor=current_user, kind=kind, **form.service_fields()
             ),
-        ):
-            flash(f"{created[0].title} has been added", "success")
-            return _module_page(section.module, f"resource-{created[0].id}")
+        )
+        if created is not None:
+            flash(f"{created.title} has been added", "success")
+            return _module_page(section.module, f"resource-{created.id}")
     return (
         render_template(
             "content/resource_form.html",
@@ -319,9 +279,9 @@ def new_resource(section_id: int, kind: str):
 def edit_resource(resource_id: int):
     resource = _resource_or_404(resource_id)
     section = resource.section
-    _require_editor(section.module)
+    require(can_edit_content, section.module)
     form = RESOURCE_FORMS[resource.kind][1](obj=resource)
-    if form.validate_on_submit() and _commit(
+    if form.validate_on_submit() and save_or_show(
         form,
         lambda: services.update_resource(
             resource,
@@ -349,7 +309,7 @@ def edit_resource(resource_id: int):
 def delete_resource(resource_id: int):
     resource = _resource_or_404(resource_id)
     module = resource.section.module
-    _require_editor(module)
+    require(can_edit_content, module)
     form = DeleteForm()
     if form.validate_on_submit():
         title = resource.title
@@ -370,7 +330,7 @@ def delete_resource(resource_id: int):
 @bp.post(f"/resources/<{ID}:resource_id>/move")
 def move_resource(resource_id: int):
     resource = _resource_or_404(resource_id)
-    _require_editor(resource.section.module)
+    require(can_edit_content, resource.section.module)
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import flash
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import Field, HiddenField
 from wtforms.validators import StopValidation
 
 from academy.core.errors import DomainError
+from academy.extensions import db
+
+T = TypeVar("T")
 
 STALE_PAGE = "This page is out of date. Reload it and make your change again."
 
@@ -50,3 +58,36 @@ def show_domain_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def save_or_show(form: FlaskForm, change: Callable[[], T]) -> T | None:
+    """Run `change` (a service call) and commit it; return what it returned. On a refusal roll
+    back, put the refusal on the form (its status in `form.refusal_status`) and return None, so
+    the view shows the form again."""
+    try:
+        saved = change()
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        form.refusal_status = error.status
+        return None
+    except StaleDataError:
+        # Someone saved between our read and our UPDATE; the mapper's version check caught it.
+        db.session.rollback()
+        form.form_errors.append(STALE_PAGE)
+        return None
+    return saved
+
+
+def save_or_flash(change: Callable[[], object]) -> bool:
+    """For a button with no form to show again: run `change` (a service call) and commit it, or
+    roll back and flash the refusal as an error. True if it was saved."""
+    try:
+        change()
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return False
+    return True

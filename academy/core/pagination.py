@@ -1,4 +1,5 @@
-"""List pagination for the API: `?page=&per_page=`, `X-Total-Count` and an RFC 8288 `Link`."""
+"""List pagination. The API: `?page=&per_page=`, `X-Total-Count` and an RFC 8288 `Link`. The
+HTML lists: `page_of`, a Flask-SQLAlchemy page for templates/macros/pagination.html."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from marshmallow import Schema, fields, validate
 from academy.extensions import db
 
 MAX_PER_PAGE = 200
+#: Rows on one page of an HTML list.
+HTML_PER_PAGE = 50
 
 
 class PageArgs(Schema):
@@ -54,3 +57,10 @@ def pagination_headers(total: int, page: int, per_page: int) -> dict[str, str]:
         links.append(link(page + 1, "next"))
     links.append(link(last, "last"))
     return {"X-Total-Count": str(total), "Link": ", ".join(links)}
+
+
+def page_of(stmt: sa.Select, per_page: int = HTML_PER_PAGE):
+    """One page of `stmt` for an HTML list, numbered by `?page=`: a missing, unreadable or
+    too-small number is page 1, and a page past the end is empty rather than a 404."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
 
 from academy.assessment.models import Assignment, Submission
 from academy.audit import services as audit
@@ -40,6 +41,15 @@ class StaleMark(Conflict):
 
 def mark_for(submission: Submission) -> Mark | None:
     return db.session.scalar(sa.select(Mark).where(Mark.submission_id == submission.id))
+
+
+def marks_for(submissions) -> dict[int, Mark]:
+    """The marks of many submissions in one query, by submission id."""
+    ids = [submission.id for submission in submissions]
+    if not ids:
+        return {}
+    marks = db.session.scalars(sa.select(Mark).where(Mark.submission_id.in_(ids)))
+    return {mark.submission_id: mark for mark in marks}
 
 
 def snapshot(mark: Mark) -> dict:
@@ -124,7 +134,8 @@ def _apply_penalty(mark: Mark) -> None:
         late_days=submission.late_working_days or 0,
         policy=policy,
         pass_mark=assignment.delivery.module.pass_mark,
-        waived=bool(mark.penalty_waiver.strip()),
+        # A new mark has no waiver until its first flush fills in the column's default.
+        waived=bool((mark.penalty_waiver or "").strip()),
     )
     mark.final_mark = arithmetic.rounded(before_penalty - mark.penalty)
 
@@ -177,38 +188,49 @@ def save_mark(
     released = current is not None and current.status == "released"
     if released and not (reason or "").strip():
         raise DomainError("Say why a released mark is being changed", field="reason")
-    if current is None:
-        current = Mark(submission=submission, submission_id=submission.id, status="draft")
-        db.session.add(current)
-        before = None
-    else:
-        before = snapshot(current)
-        if current.status in ("second_marked", "agreed", "ratified") and not released:
-            raise Conflict("This mark has been second marked; record an agreed mark instead")
-    current.marker_id = getattr(actor, "id", None)
-    current.raw_mark = value
-    if rubric_scores is not None:
-        current.rubric_scores = {str(k): v for k, v in rubric_scores.items()}
-    if feedback is not None:
-        current.feedback = feedback
-    if penalty_waiver is not None:
-        current.penalty_waiver = penalty_waiver.strip()
-    if released:
-        current.agreed_mark = None if current.second_mark is None else value
-    elif complete:
-        current.status = "marked"
-        current.needs_second_marking = _selected_for_second_marking(current)
-    else:
-        current.status = "draft"
-    _apply_penalty(current)
+    if current is not None and current.status in ("second_marked", "agreed", "ratified"):
+        raise Conflict("This mark has been second marked; record an agreed mark instead")
+    before = snapshot(current) if current is not None else None
+    # In a savepoint, written when it ends: another marker's save landing between our read and
+    # our write (two first saves at once, where the unique submission_id refuses the second
+    # insert; or two saves of one version, where the version guard matches no row) then rolls
+    # back only the savepoint, and the refusal can carry the winner's mark.
     try:
-        db.session.flush()
-    except sa.exc.IntegrityError as exc:  # two first saves at once: the other one won
-        raise StaleMark(None) from exc
+        with db.session.begin_nested(), db.session.no_autoflush:
+            if current is None:
+                current = Mark(submission=submission, submission_id=submission.id, status="draft")
+                db.session.add(current)
+            current.marker_id = getattr(actor, "id", None)
+            current.raw_mark = value
+            if rubric_scores is not None:
+                current.rubric_scores = {str(k): v for k, v in rubric_scores.items()}
+            if feedback is not None:
+                current.feedback = feedback
+            if penalty_waiver is not None:
+                current.penalty_waiver = penalty_waiver.strip()
+            if released:
+                current.agreed_mark = None if current.second_mark is None else value
+            elif complete:
+                current.status = "marked"
+                current.needs_second_marking = _selected_for_second_marking(current)
+            else:
+                current.status = "draft"
+            _apply_penalty(current)
+    except (sa.exc.IntegrityError, StaleDataError) as exc:
+        raise StaleMark(_mark_as_saved(submission)) from exc
     _record(current, "save", actor, before, reason.strip() if reason else "")
     if released:
         recompute_result(submission.user_id, assignment.delivery)
     return current
+
+
+def _mark_as_saved(submission: Submission) -> Mark | None:
+    """The mark as the database has it now, not as this session last read it."""
+    return db.session.scalar(
+        sa.select(Mark)
+        .where(Mark.submission_id == submission.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def moderate(
@@ -310,6 +332,28 @@ def release(assignment: Assignment, *, actor) -> list[Mark]:
         "assignment.release", actor=actor, obj=assignment, after={"released": len(released)}
     )
     return [mark for mark, _ in released]
+
+
+def send_release_notices(marks: list[Mark]) -> None:
+    """Tell each learner their mark is out (template `email/marks_released`). Call after the
+    commit, so no email announces a release that was rolled back. The email holds no mark."""
+    from academy.core.urls import external_url
+    from academy.notifications.mail import send_email
+
+    for mark in marks:
+        submission = mark.submission
+        assignment = submission.assignment
+        send_email(
+            submission.user.email,
+            f"Your mark is ready: {assignment.title}",
+            "marks_released",
+            user=submission.user,
+            assignment=assignment,
+            module=assignment.delivery.module,
+            mark=mark,
+            # The learner's marks page, where the mark and feedback are shown.
+            link=external_url("marking.my_marks"),
+        )
 
 
 def feedback_due(submission: Submission) -> object:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from academy.auth.models import User
 from academy.auth.policy import visible_users
-from academy.core.errors import DomainError
-from academy.core.forms import STALE_PAGE, show_domain_error
+from academy.core.access import guard, require
+from academy.core.forms import save_or_show
 from academy.core.navigation import add_nav_item
-from academy.extensions import db, login_manager
+from academy.core.pagination import page_of
+from academy.extensions import db
 from academy.organisations import services
 from academy.organisations.forms import EditOrganisationForm, OrganisationForm
 from academy.organisations.models import Organisation
@@ -31,23 +31,11 @@ from academy.organisations.policy import (
 log = logging.getLogger(__name__)
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisations")
-PER_PAGE = 50
 
 add_nav_item("Organisations", "organisations.index", can_list_organisations, "organisations.")
 
 
-@bp.before_request
-def require_organisation_role():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not can_list_organisations(current_user):
-        abort(403)
-    return None
-
-
-def _require_manager() -> None:
-    if not can_manage_organisations(current_user):
-        abort(403)
+guard(bp, can_list_organisations)
 
 
 def _visible_organisation_or_404(organisation_id: int) -> Organisation:
@@ -81,19 +69,10 @@ def staff_counts(organisation_ids: list[int]) -> dict[int, int]:
     return {organisation_id: count for organisation_id, count in rows}
 
 
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
 @bp.get("")
 def index():
     q = request.args.get("q", "").strip()
-    page = db.paginate(
-        search_organisations(visible_organisations(current_user), q),
-        page=_page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = page_of(search_organisations(visible_organisations(current_user), q))
     return render_template(
         "organisations/index.html",
         page=page,
@@ -105,16 +84,13 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    _require_manager()
+    require(can_manage_organisations)
     form = OrganisationForm()
     if form.validate_on_submit():
-        try:
-            organisation = services.create_organisation(actor=current_user, **form.service_fields())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+        organisation = save_or_show(
+            form, lambda: services.create_organisation(actor=current_user, **form.service_fields())
+        )
+        if organisation is not None:
             log.info("organisation %s created by %s", organisation.id, current_user.id)
             flash(f"{organisation.name} ({organisation.ods_code}) has been added", "success")
             return redirect(url_for(".show", organisation_id=organisation.id))
@@ -138,26 +114,18 @@ def show(organisation_id: int):
 @bp.route("/<int:organisation_id>/edit", methods=["GET", "POST"])
 def edit(organisation_id: int):
     organisation = _visible_organisation_or_404(organisation_id)
-    _require_manager()
+    require(can_manage_organisations)
     form = EditOrganisationForm(obj=organisation)
-    if form.validate_on_submit():
-        try:
-            services.update_organisation(
-                organisation,
-                actor=current_user,
-                expected_version=form.expected_version,
-                **form.service_fields(),
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        except StaleDataError:
-            # Someone saved between our read and our UPDATE; the mapper's version check caught it.
-            db.session.rollback()
-            form.form_errors.append(STALE_PAGE)
-        else:
-            log.info("organisation %s updated by %s", organisation.id, current_user.id)
-            flash(f"{organisation.name} has been updated", "success")
-            return redirect(url_for(".show", organisation_id=organisation.id))
+    if form.validate_on_submit() and save_or_show(
+        form,
+        lambda: services.update_organisation(
+            organisation,
+            actor=current_user,
+            expected_version=form.expected_version,
+            **form.service_fields(),
+        ),
+    ):
+        log.info("organisation %s updated by %s", organisation.id, current_user.id)
+        flash(f"{organisation.name} has been updated", "success")
+        return redirect(url_for(".show", organisation_id=organisation.id))
     return render_template("organisations/form.html", form=form, organisation=organisation)
