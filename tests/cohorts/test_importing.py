@@ -122,9 +122,12 @@ def test_too_many_rows_are_refused(monkeypatch):
     assert "at most 3" in refusal(data)
 
 
-@pytest.mark.parametrize("data", [b"", b"   \r\n\r\n", csv_bytes()])
-def test_an_empty_file_or_a_header_alone_is_refused(data):
-    refusal(data)
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [(b"", "file is empty"), (b"   \r\n\r\n", "file is empty"), (csv_bytes(), "no learners")],
+)
+def test_an_empty_file_or_a_header_alone_is_refused(data, says):
+    assert says in refusal(data)
 
 
 def test_a_malformed_csv_is_refused():
