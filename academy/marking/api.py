@@ -1,4 +1,4 @@
-"""/api/v1 marking: save a mark, second mark and agree, release, a learner's marks, results.
+"""/api/v1 marking: save a mark, second mark and agree, ratify, release, a learner's marks, results.
 
 Every rule (versions, ranges, rubrics, penalties, second marking, release) is in
 academy.marking.services, which the HTML pages call too; these endpoints load (404 outside the
@@ -198,6 +198,24 @@ def release(data, assignment_id):
     db.session.commit()
     _email_learners(released)
     return {"released": len(released)}
+
+
+@blp.post(f"/assignments/<{ID}:assignment_id>/ratify")
+@blp.arguments(schemas.ReleaseSchema)
+@blp.response(200, schemas.RatifiedSchema)
+@documented_errors(blp, 400, 401, 403, 404)
+def ratify(data, assignment_id):
+    """The exam board's optional ratification (admins only): every mark of the assignment that
+    is ready for release and not yet ratified or released becomes `ratified`. Ratified marks
+    stay ready, and the next release releases them. Ratifying again ratifies only what became
+    ready since: `{"ratified": 0}` when nothing did. Tutors: 403."""
+    assignment = _assignment_or_404(assignment_id)
+    caller = api_user()
+    if not policy.can_ratify(caller):
+        abort(403, description="Only admins can ratify marks for the exam board.")
+    ratified = services.ratify(assignment, actor=caller)
+    db.session.commit()
+    return {"ratified": len(ratified)}
 
 
 def _email_learners(marks: list[Mark]) -> None:

@@ -8,6 +8,7 @@ service lands on the field it names.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
@@ -45,6 +46,12 @@ class MarkForm(VersionedForm):
         "Why are you changing a released mark?",
         description="Kept in the mark's history. The learner sees the new mark at once.",
         validators=[_length(2000, "The reason")],
+    )
+    feedback_file = FileField(
+        "Feedback file (optional)",
+        description="A PDF, Word, OpenDocument or plain text file of up to 20 MB, for example an "
+        "annotated copy of the work. The learner can download it once marks are released. A new "
+        "file replaces the one saved before.",
     )
     #: Which button was pressed: `draft`, `complete` or `preview`.
     action = StringField()

@@ -25,6 +25,11 @@ def can_mark(user, assignment: Assignment) -> bool:
     return teaches_assignment(user, assignment)
 
 
+def can_ratify(user) -> bool:
+    """The exam board is run by the academy: only admins ratify marks."""
+    return is_admin(user)
+
+
 def can_examine(user, assignment: Assignment) -> bool:
     """Examiners of the programme read marks and feedback, never change them."""
     return assignment.delivery.cohort.programme_id in examined_programme_ids(user)

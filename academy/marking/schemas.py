@@ -200,6 +200,10 @@ class ReleasedSchema(Schema):
     released = fields.Integer(metadata={"description": "Marks released by this call"})
 
 
+class RatifiedSchema(Schema):
+    ratified = fields.Integer(metadata={"description": "Marks ratified by this call"})
+
+
 class SponsorResultSchema(Schema):
     id = fields.Integer()
     user_id = fields.Integer()

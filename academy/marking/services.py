@@ -8,7 +8,9 @@ two markers never silently overwrite each other. Every change leaves a MarkHisto
 from __future__ import annotations
 
 import hashlib
+import io
 from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,14 +19,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from academy.assessment.models import Assignment, Submission
 from academy.audit import services as audit
 from academy.cohorts.models import Cohort, Enrolment, ModuleDelivery
-from academy.core import calendar, clock
+from academy.core import calendar, clock, filetypes
 from academy.core.errors import Conflict, DomainError
+from academy.core.storage import FileTooLarge, storage
 from academy.extensions import db
 from academy.marking import arithmetic
 from academy.marking.models import Mark, MarkHistory, ModuleResult
 
 #: A first-class (distinction-level) percentage, always second marked under the sample rule.
 FIRST_CLASS = 70
+#: What a marker may attach as written feedback: documents only, never pages or images.
+FEEDBACK_FILE_TYPES = ("pdf", "docx", "odt", "txt")
+FEEDBACK_FILE_MAX_MB = 20
 
 
 class StaleMark(Conflict):
@@ -66,6 +72,8 @@ def snapshot(mark: Mark) -> dict:
         "penalty": number(mark.penalty),
         "final_mark": number(mark.final_mark),
         "penalty_waiver": mark.penalty_waiver,
+        "feedback_file_name": mark.feedback_file_name,
+        "feedback_file_sha256": mark.feedback_file_sha256,
         "version": mark.version,
     }
 
@@ -166,9 +174,11 @@ def save_mark(
     complete: bool = True,
     penalty_waiver: str | None = None,
     reason: str = "",
+    feedback_file: tuple[BinaryIO, str] | None = None,
 ) -> Mark:
     """The first marker's mark and feedback. `complete=False` keeps it as a draft. Changing a
-    released mark needs a reason, and the learner sees the change at once."""
+    released mark needs a reason, and the learner sees the change at once. `feedback_file`, a
+    `(stream, file name)` upload, replaces the mark's feedback file."""
     if submission.status != "submitted":
         raise Conflict("Only submitted work can be marked")
     assignment = submission.assignment
@@ -191,6 +201,7 @@ def save_mark(
     if current is not None and current.status in ("second_marked", "agreed", "ratified"):
         raise Conflict("This mark has been second marked; record an agreed mark instead")
     before = snapshot(current) if current is not None else None
+    stored = _store_feedback_file(*feedback_file) if feedback_file is not None else None
     # In a savepoint, written when it ends: another marker's save landing between our read and
     # our write (two first saves at once, where the unique submission_id refuses the second
     # insert; or two saves of one version, where the version guard matches no row) then rolls
@@ -208,6 +219,8 @@ def save_mark(
                 current.feedback = feedback
             if penalty_waiver is not None:
                 current.penalty_waiver = penalty_waiver.strip()
+            if stored is not None:
+                current.feedback_file_sha256, current.feedback_file_name = stored
             if released:
                 current.agreed_mark = None if current.second_mark is None else value
             elif complete:
@@ -222,6 +235,26 @@ def save_mark(
     if released:
         recompute_result(submission.user_id, assignment.delivery)
     return current
+
+
+def _store_feedback_file(stream: BinaryIO, file_name: str) -> tuple[str, str]:
+    """Check and store a feedback file; `(sha256, safe name)`. The bytes are stored before any
+    row changes, so a refused or failed upload leaves the mark as it was."""
+    try:
+        start = stream.tell()
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell() - start
+        stream.seek(start)
+        if size == 0:
+            raise DomainError("The feedback file is empty")
+        if size > FEEDBACK_FILE_MAX_MB * 1024 * 1024:
+            raise FileTooLarge(f"The feedback file must be {FEEDBACK_FILE_MAX_MB} MB or smaller")
+        _, name = filetypes.check_upload(stream, file_name or "", FEEDBACK_FILE_TYPES)
+        blob = storage().save(stream, max_size=FEEDBACK_FILE_MAX_MB * 1024 * 1024)
+    except DomainError as error:
+        error.field = "feedback_file"
+        raise
+    return blob.sha256, name
 
 
 def _mark_as_saved(submission: Submission) -> Mark | None:
@@ -304,6 +337,37 @@ def ready_for_release(mark: Mark) -> bool:
     if mark.status in ("agreed", "ratified"):
         return True
     return mark.status == "marked" and not mark.needs_second_marking
+
+
+def ratify(assignment: Assignment, *, actor) -> list[Mark]:
+    """The exam board's confirmation: every mark of the assignment ready for release and not yet
+    ratified becomes ratified, and stays ready for release. Idempotent: ratifying again ratifies
+    only what became ready since."""
+    marks = db.session.scalars(
+        sa.select(Mark)
+        .join(Mark.submission)
+        .where(
+            Submission.assignment_id == assignment.id,
+            Mark.status.not_in(("ratified", "released")),
+        )
+        .order_by(Mark.id)
+    ).all()
+    ratified = []
+    now = clock.now()
+    for mark in marks:
+        if not ready_for_release(mark):
+            continue
+        before = snapshot(mark)
+        mark.status = "ratified"
+        mark.ratified_at = now
+        ratified.append((mark, before))
+    db.session.flush()
+    for mark, before in ratified:
+        _record(mark, "ratify", actor, before)
+    audit.record(
+        "assignment.ratify", actor=actor, obj=assignment, after={"ratified": len(ratified)}
+    )
+    return [mark for mark, _ in ratified]
 
 
 def release(assignment: Assignment, *, actor) -> list[Mark]:

@@ -39,7 +39,9 @@ from academy.cohorts.models import HOLDS_A_PLACE, Cohort, Enrolment, ModuleDeliv
 from academy.cohorts.policy import teaches, visible_cohorts
 from academy.core import clock
 from academy.core.access import guard, require
+from academy.core.downloads import send_stored_file
 from academy.core.errors import DomainError
+from academy.core.filetypes import by_extension
 from academy.core.forms import STALE_PAGE, save_or_show, show_domain_error
 from academy.core.navigation import add_nav_item
 from academy.core.policy import examined_programme_ids, is_admin, tutored_cohort_ids
@@ -52,6 +54,7 @@ from academy.marking.models import Mark, ModuleResult
 from academy.marking.policy import (
     can_agree,
     can_mark,
+    can_ratify,
     can_view_gradebook,
     can_view_sample,
     examines,
@@ -241,6 +244,7 @@ def mark(submission_id: int):
                     complete=form.action.data != "draft",
                     penalty_waiver=(form.penalty_waiver.data or "") if late else None,
                     reason=form.reason.data or "",
+                    feedback_file=_uploaded(form.feedback_file.data),
                 )
                 db.session.commit()
             except StaleMark as error:
@@ -290,6 +294,34 @@ def mark(submission_id: int):
         saved_feedback=to_safe_html(current.feedback) if current and current.feedback else None,
         criteria=form.rubric_criteria,
     ), status
+
+
+def _uploaded(upload) -> tuple | None:
+    """`(stream, file name)` of a chosen file; None when the marker chose none."""
+    if upload is None or not getattr(upload, "filename", None):
+        return None
+    return upload.stream, upload.filename
+
+
+@bp.get("/marking/marks/<int:mark_id>/feedback-file")
+def feedback_file(mark_id: int):
+    """The mark's feedback file: for the learner once released; for the cohort's tutors and
+    admins who may read the first mark. Anyone else, or no file: 404."""
+    mark = db.get_or_404(Mark, mark_id)
+    if mark.feedback_file_sha256 is None:
+        abort(404)
+    staff = can_mark(current_user, mark.submission.assignment) and sees_first_mark(
+        current_user, mark
+    )
+    if not (staff or learner_sees_mark(current_user, mark)):
+        abort(404)
+    name = mark.feedback_file_name or "feedback"
+    file_type = by_extension(name.rpartition(".")[2])
+    try:
+        return send_stored_file(mark.feedback_file_sha256, name, file_type and file_type.mime)
+    except FileNotFoundError:
+        log.error("mark %s: no stored feedback file %s", mark.id, mark.feedback_file_sha256)
+        abort(404)
 
 
 # --- second marking and agreement --------------------------------------------------------------
@@ -393,6 +425,7 @@ def release(assignment_id: int):
         else:
             flash("There is nothing new to release", "info")
         return redirect(url_for(".release", assignment_id=assignment.id))
+    ratify_form = ReleaseForm() if can_ratify(current_user) else None
     rows = db.session.execute(
         sa.select(Submission, Mark)
         .outerjoin(Mark, Mark.submission_id == Submission.id)
@@ -413,10 +446,31 @@ def release(assignment_id: int):
         "marking/release.html",
         assignment=assignment,
         form=form,
+        ratify_form=ratify_form,
         released=len(released),
         ready=len(ready),
+        to_ratify=sum(1 for m in ready if m.status != "ratified"),
         waiting=waiting,
     )
+
+
+@bp.post("/marking/assignments/<int:assignment_id>/ratify")
+def ratify(assignment_id: int):
+    assignment = _assignment_or_404(assignment_id)
+    require(can_mark, assignment)
+    require(can_ratify)
+    if not ReleaseForm().validate_on_submit():  # only its CSRF token to check
+        abort(400)
+    ratified = services.ratify(assignment, actor=current_user)
+    db.session.commit()
+    log.info("%s marks of assignment %s ratified by %s", len(ratified), assignment.id,
+             current_user.id)  # fmt: skip
+    if ratified:
+        noun = "mark has" if len(ratified) == 1 else "marks have"
+        flash(f"{len(ratified)} {noun} been ratified. Release them when you are ready.", "success")
+    else:
+        flash("There is nothing new to ratify", "info")
+    return redirect(url_for(".release", assignment_id=assignment.id))
 
 
 def _email_release(marks: list[Mark]) -> None:

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEMO_PASSWORD = "digital-academy-demo"
+#: The live server's key; tests that reproduce a keyed draw (the marking sample) read it here.
+LIVE_SECRET_KEY = "browser-tests-secret-key-0123456789abcdef"
 
 
 def _chromium_or_skip() -> str:
@@ -63,7 +65,7 @@ def live_server(tmp_path_factory):
         **os.environ,
         "DATABASE_URL": database_url,
         "ACADEMY_INSTANCE_DIR": str(tmp / "instance"),
-        "SECRET_KEY": "browser-tests-secret-key-0123456789abcdef",
+        "SECRET_KEY": LIVE_SECRET_KEY,
         "MAIL_BACKEND": "file",
         "MAIL_FILE_DIR": str(tmp / "mail"),
         "FLASK_APP": "wsgi",
