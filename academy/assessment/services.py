@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from academy.cohorts.models import ModuleDelivery
 from academy.core import calendar, clock
 from academy.core.errors import Conflict, DomainError
 from academy.core.filetypes import UnsupportedFileType, check_upload
-from academy.core.storage import FileTooLarge, storage
+from academy.core.storage import FileTooLarge, storage, stream_size
 from academy.extensions import db
 
 #: A document that unpacks to more than this is refused: no essay needs it, and a zip bomb does.
@@ -282,14 +281,6 @@ def _draft_for(assignment: Assignment, user) -> Submission:
     return submission
 
 
-def _size_of(stream: BinaryIO) -> int:
-    start = stream.tell()
-    stream.seek(0, io.SEEK_END)
-    size = stream.tell() - start
-    stream.seek(start)
-    return size
-
-
 def _check_not_a_bomb(stream: BinaryIO, size: int) -> None:
     start = stream.tell()
     try:
@@ -315,7 +306,7 @@ def add_file(assignment: Assignment, user, stream: BinaryIO, file_name: str) -> 
     if submission is not None and submission.status != "draft":
         raise Conflict("You have already submitted this work. Ask your tutor to reopen it.")
     max_size = assignment.max_size_mb * 1024 * 1024
-    size = _size_of(stream)
+    size = stream_size(stream)
     if size == 0:
         raise DomainError("The file is empty", field="file")
     if size > max_size:

@@ -9,6 +9,7 @@ S3-compatible object store (STORAGE_BACKEND=s3).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -65,6 +66,15 @@ class LocalStorage:
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
+
+
+def stream_size(stream: BinaryIO) -> int:
+    """Bytes left in a seekable upload stream, without reading it or moving its position."""
+    start = stream.tell()
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell() - start
+    stream.seek(start)
+    return size
 
 
 def _copy_within_limit(stream: BinaryIO, target: BinaryIO, max_size: int) -> StoredBlob:

@@ -8,7 +8,6 @@ two markers never silently overwrite each other. Every change leaves a MarkHisto
 from __future__ import annotations
 
 import hashlib
-import io
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
@@ -21,7 +20,7 @@ from academy.audit import services as audit
 from academy.cohorts.models import Cohort, Enrolment, ModuleDelivery
 from academy.core import calendar, clock, filetypes
 from academy.core.errors import Conflict, DomainError
-from academy.core.storage import FileTooLarge, storage
+from academy.core.storage import FileTooLarge, storage, stream_size
 from academy.extensions import db
 from academy.marking import arithmetic
 from academy.marking.models import Mark, MarkHistory, ModuleResult
@@ -241,10 +240,7 @@ def _store_feedback_file(stream: BinaryIO, file_name: str) -> tuple[str, str]:
     """Check and store a feedback file; `(sha256, safe name)`. The bytes are stored before any
     row changes, so a refused or failed upload leaves the mark as it was."""
     try:
-        start = stream.tell()
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell() - start
-        stream.seek(start)
+        size = stream_size(stream)
         if size == 0:
             raise DomainError("The feedback file is empty")
         if size > FEEDBACK_FILE_MAX_MB * 1024 * 1024:
