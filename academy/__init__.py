@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from academy.cohorts.views import learning as learning_views
     from academy.content.views import bp as content_views
     from academy.core.views import bp as core_views
+    from academy.credentials.public_views import bp as credentials_public
     from academy.marking.api import blp as marking_api
     from academy.marking.views import bp as marking_views
     from academy.organisations.api import blp as organisations_api
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
         content_views,
         assessment_views,
         marking_views,
+        credentials_public,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (

@@ -67,6 +67,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "S3_BUCKET": env.get("S3_BUCKET", "academy"),
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "S3_REGION": env.get("S3_REGION", "eu-west-2"),
+        # Credentials: the issuer named in every Open Badges credential, and its signing key,
+        # either a secretKeyMultibase in ACADEMY_SIGNING_KEY or the key file that
+        # `flask academy keys generate` writes (and rotates) under the instance folder.
+        "ACADEMY_ISSUER_NAME": env.get("ACADEMY_ISSUER_NAME", "Digital Academy"),
+        "ACADEMY_ISSUER_URL": env.get("ACADEMY_ISSUER_URL") or None,
+        "ACADEMY_SIGNING_KEY": env.get("ACADEMY_SIGNING_KEY") or None,
+        "ACADEMY_KEY_FILE": env.get("ACADEMY_KEY_FILE", str(instance_dir / "issuer-keys.json")),
         #: Shown on the accessibility and privacy pages for people to write to.
         "ACADEMY_CONTACT_EMAIL": env.get("ACADEMY_CONTACT_EMAIL") or None,
         # Mail: `console` prints, `file` writes .eml files under MAIL_FILE_DIR, `smtp` sends,
@@ -130,4 +137,9 @@ def check_config(config: dict) -> None:
                 "ACADEMY_ENV=production needs SECRET_KEY set to a random value of at least 32 "
                 "characters (for example: "
                 'python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        if not config.get("ACADEMY_SIGNING_KEY") and not Path(config["ACADEMY_KEY_FILE"]).exists():
+            raise ConfigurationError(
+                "ACADEMY_ENV=production needs a credential signing key: set ACADEMY_SIGNING_KEY "
+                "or run `flask academy keys generate` (it writes ACADEMY_KEY_FILE)"
             )

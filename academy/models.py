@@ -17,5 +17,7 @@ from academy.cohorts.models import (  # noqa: F401
     ModuleDelivery,
 )
 from academy.content.models import ContentSection, Resource, ResourceCompletion  # noqa: F401
+from academy.cpd.models import CpdEntry  # noqa: F401
+from academy.credentials.models import Credential, IssuerKey, StatusList  # noqa: F401
 from academy.marking.models import Mark, MarkHistory, ModuleResult  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401

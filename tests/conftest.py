@@ -21,6 +21,10 @@ from academy.notifications.mail import sent_messages
 from tests.dbutil import drop_database, fresh_database_url
 from tests.factories import PASSWORD, ApiClient, Factories
 
+#: A fixed Ed25519 key (seed 00 01 .. 1f) so signed test documents are reproducible.
+TEST_SIGNING_KEY = "z3u2RDpgFe6Voz19gxWsBkueKj6XiuC9w1bSBT4FTowsWk6A"
+TEST_PUBLIC_KEY = "z6MkehRgf7yJbgaGfYsdoAsKdBPE3dj2CYhowQdcjqSJgvVd"
+
 
 def pytest_report_header(config):
     url = os.environ.get("TEST_DATABASE_URL")
@@ -47,6 +51,8 @@ def app(database_url, tmp_path_factory):
             "RATELIMIT_STORAGE_URI": "memory://",
             "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
             "ACADEMY_BASE_URL": "https://academy.test",
+            "ACADEMY_SIGNING_KEY": TEST_SIGNING_KEY,
+            "ACADEMY_KEY_FILE": str(tmp_path_factory.mktemp("keys") / "issuer-keys.json"),
         }
     )
     with app.app_context():

@@ -230,6 +230,38 @@ class Factories:
         )
         return self._save(submission)
 
+    def passed(self, learner, cohort, *, mark=65, actor=None, assignment=None):
+        """`learner` passes the cohort's first module: one assignment marked `mark` out of 100
+        and released, through the marking services. Returns the released Mark."""
+        from academy.marking import services as marking
+
+        assignment = assignment or self.assignment(cohort)
+        actor = actor or self.user("admin")
+        submission = self.submission(assignment, learner)
+        saved = marking.save_mark(submission, actor=actor, expected_version=0, mark=mark)
+        marking.release(assignment, actor=actor)
+        db.session.commit()
+        return saved
+
+    def credential(self, learner=None, cohort=None, **fields):
+        """An issued module credential: `learner` (default: a new one) passes the first module
+        of `cohort` (default: a new one) and the academy issues the credential."""
+        import sqlalchemy as sa
+
+        from academy.credentials.models import Credential
+
+        cohort = cohort or self.cohort()
+        learner = learner or self.learner_in(cohort)
+        mark = self.passed(learner, cohort, **fields)
+        module_id = mark.submission.assignment.delivery.module_id
+        return db.session.scalar(
+            sa.select(Credential).where(
+                Credential.user_id == learner.id,
+                Credential.module_id == module_id,
+                Credential.revoked_at.is_(None),
+            )
+        )
+
     def _save(self, row):
         db.session.add(row)
         db.session.commit()

@@ -30,8 +30,8 @@ from academy.audit import services as audit
 from academy.cohorts.models import ModuleDelivery
 from academy.core import calendar, clock
 from academy.core.errors import Conflict, DomainError
-from academy.core.filetypes import UnsupportedFileType, check_upload
-from academy.core.storage import FileTooLarge, storage, stream_size
+from academy.core.filetypes import UnsupportedFileType
+from academy.core.uploads import store_upload
 from academy.extensions import db
 
 #: A document that unpacks to more than this is refused: no essay needs it, and a zip bomb does.
@@ -305,16 +305,19 @@ def add_file(assignment: Assignment, user, stream: BinaryIO, file_name: str) -> 
     submission = submission_for(assignment, user.id)
     if submission is not None and submission.status != "draft":
         raise Conflict("You have already submitted this work. Ask your tutor to reopen it.")
-    max_size = assignment.max_size_mb * 1024 * 1024
-    size = stream_size(stream)
-    if size == 0:
-        raise DomainError("The file is empty", field="file")
-    if size > max_size:
-        raise FileTooLarge(f"The file must be {assignment.max_size_mb} MB or smaller", field="file")
-    file_type, name = check_upload(stream, file_name, assignment.allowed_types)
-    if file_type.ext in ("docx", "odt", "pptx", "xlsx"):
-        _check_not_a_bomb(stream, size)
-    blob = storage().save(stream, max_size=max_size)
+
+    def refuse_bombs(stream, file_type, size):
+        if file_type.ext in ("docx", "odt", "pptx", "xlsx"):
+            _check_not_a_bomb(stream, size)
+
+    stored = store_upload(
+        stream,
+        file_name,
+        allowed_types=assignment.allowed_types,
+        max_mb=assignment.max_size_mb,
+        inspect=refuse_bombs,
+    )
+    name, file_type = stored.name, stored.file_type
 
     submission = _draft_for(assignment, user)
     same_name = [f for f in submission.files if f.name == name]
@@ -324,14 +327,16 @@ def add_file(assignment: Assignment, user, stream: BinaryIO, file_name: str) -> 
         raise DomainError(
             f"A submission can hold {MAX_FILES_PER_SUBMISSION} files at most", field="file"
         )
-    added = SubmissionFile(name=name, sha256=blob.sha256, size=blob.size, file_type=file_type.ext)
+    added = SubmissionFile(
+        name=name, sha256=stored.sha256, size=stored.size, file_type=file_type.ext
+    )
     submission.files.append(added)
     db.session.flush()
     audit.record(
         "submission.file_add",
         actor=user,
         obj=submission,
-        after={"name": name, "sha256": blob.sha256, "size": blob.size,
+        after={"name": name, "sha256": stored.sha256, "size": stored.size,
                "replaced": [f.sha256 for f in same_name]},
     )  # fmt: skip
     return added

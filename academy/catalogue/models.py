@@ -17,6 +17,7 @@ TOPICS = {
 #: FHEQ levels: 7 is a master's-level (postgraduate) module.
 LEVELS = (4, 5, 6, 7, 8)
 DEFAULT_PASS_MARK = 50
+AWARD_TYPES = ("Certificate", "Diploma")
 
 
 class Module(TimestampMixin, db.Model):
@@ -33,12 +34,18 @@ class Module(TimestampMixin, db.Model):
     #: Ordered list of outcome statements.
     learning_outcomes: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
     summary: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    #: How long a credential for passing the module stays valid; none means it never expires.
+    credential_valid_months: Mapped[int | None] = mapped_column()
     version: Mapped[int] = version_column()
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.CheckConstraint("credits > 0", name="credits_positive"),
         sa.CheckConstraint("pass_mark BETWEEN 0 AND 100", name="pass_mark_percentage"),
+        sa.CheckConstraint(
+            "credential_valid_months IS NULL OR credential_valid_months > 0",
+            name="credential_validity_positive",
+        ),
     )
 
     def __repr__(self) -> str:
@@ -62,6 +69,11 @@ class Programme(TimestampMixin, db.Model):
     pass_band: Mapped[int] = mapped_column(nullable=False, default=50)
     merit_band: Mapped[int] = mapped_column(nullable=False, default=60)
     distinction_band: Mapped[int] = mapped_column(nullable=False, default=70)
+    #: Open Badges achievementType of the award credential: "Certificate" or "Diploma".
+    award_type: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="Certificate")
+    #: The award is issued only once the exam board has ratified every mark behind it.
+    award_needs_ratification: Mapped[bool] = mapped_column(nullable=False, default=False)
+    credential_valid_months: Mapped[int | None] = mapped_column()
     version: Mapped[int] = version_column()
 
     modules: Mapped[list[ProgrammeModule]] = relationship(
@@ -76,6 +88,11 @@ class Programme(TimestampMixin, db.Model):
         sa.CheckConstraint("credits_required > 0", name="credits_required_positive"),
         sa.CheckConstraint(
             "pass_band <= merit_band AND merit_band <= distinction_band", name="bands_in_order"
+        ),
+        sa.CheckConstraint("award_type IN ('Certificate', 'Diploma')", name="award_type_known"),
+        sa.CheckConstraint(
+            "credential_valid_months IS NULL OR credential_valid_months > 0",
+            name="credential_validity_positive",
         ),
     )
 

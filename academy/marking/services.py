@@ -18,9 +18,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from academy.assessment.models import Assignment, Submission
 from academy.audit import services as audit
 from academy.cohorts.models import Cohort, Enrolment, ModuleDelivery
-from academy.core import calendar, clock, filetypes
+from academy.core import calendar, clock
 from academy.core.errors import Conflict, DomainError
-from academy.core.storage import FileTooLarge, storage, stream_size
+from academy.core.uploads import store_upload
 from academy.extensions import db
 from academy.marking import arithmetic
 from academy.marking.models import Mark, MarkHistory, ModuleResult
@@ -232,25 +232,21 @@ def save_mark(
         raise StaleMark(_mark_as_saved(submission)) from exc
     _record(current, "save", actor, before, reason.strip() if reason else "")
     if released:
-        recompute_result(submission.user_id, assignment.delivery)
+        recompute_result(submission.user_id, assignment.delivery, actor=actor)
     return current
 
 
 def _store_feedback_file(stream: BinaryIO, file_name: str) -> tuple[str, str]:
-    """Check and store a feedback file; `(sha256, safe name)`. The bytes are stored before any
-    row changes, so a refused or failed upload leaves the mark as it was."""
-    try:
-        size = stream_size(stream)
-        if size == 0:
-            raise DomainError("The feedback file is empty")
-        if size > FEEDBACK_FILE_MAX_MB * 1024 * 1024:
-            raise FileTooLarge(f"The feedback file must be {FEEDBACK_FILE_MAX_MB} MB or smaller")
-        _, name = filetypes.check_upload(stream, file_name or "", FEEDBACK_FILE_TYPES)
-        blob = storage().save(stream, max_size=FEEDBACK_FILE_MAX_MB * 1024 * 1024)
-    except DomainError as error:
-        error.field = "feedback_file"
-        raise
-    return blob.sha256, name
+    """Check and store a feedback file; `(sha256, safe name)`."""
+    stored = store_upload(
+        stream,
+        file_name,
+        allowed_types=FEEDBACK_FILE_TYPES,
+        max_mb=FEEDBACK_FILE_MAX_MB,
+        field="feedback_file",
+        what="The feedback file",
+    )
+    return stored.sha256, stored.name
 
 
 def _mark_as_saved(submission: Submission) -> Mark | None:
@@ -387,7 +383,7 @@ def release(assignment: Assignment, *, actor) -> list[Mark]:
     db.session.flush()
     for mark, before in released:
         _record(mark, "release", actor, before)
-        recompute_result(mark.submission.user_id, assignment.delivery)
+        recompute_result(mark.submission.user_id, assignment.delivery, actor=actor)
     audit.record(
         "assignment.release", actor=actor, obj=assignment, after={"released": len(released)}
     )
@@ -427,8 +423,9 @@ def feedback_due(submission: Submission) -> object:
 # --- results -----------------------------------------------------------------------------------
 
 
-def recompute_result(user_id: int, delivery: ModuleDelivery) -> ModuleResult | None:
-    """Work out the learner's module result for each attempt from released final marks."""
+def recompute_result(user_id: int, delivery: ModuleDelivery, *, actor=None) -> ModuleResult | None:
+    """Work out the learner's module result for each attempt from released final marks, then
+    bring their credentials in line: a pass issues one, a pass lost revokes it."""
     result = None
     for attempt in (1, 2):
         assignments = db.session.scalars(
@@ -489,6 +486,10 @@ def recompute_result(user_id: int, delivery: ModuleDelivery) -> ModuleResult | N
         db.session.add(row)
         db.session.flush()
         result = row
+    if result is not None:
+        from academy.credentials.services import reconcile
+
+        reconcile(user_id, delivery, actor=actor)
     return result
 
 

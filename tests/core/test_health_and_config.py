@@ -33,9 +33,20 @@ def test_production_refuses_a_missing_or_default_secret_key(monkeypatch, key):
 def test_production_starts_with_a_real_secret_and_secure_cookies(monkeypatch):
     monkeypatch.setenv("ACADEMY_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("ACADEMY_SIGNING_KEY", "z3u2RDpgFe6Voz19gxWsBkueKj6XiuC9w1bSBT4FTowsWk6A")
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+@pytest.mark.no_db
+def test_production_refuses_to_start_without_a_signing_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("ACADEMY_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.delenv("ACADEMY_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("ACADEMY_KEY_FILE", str(tmp_path / "absent.json"))
+    with pytest.raises(ConfigurationError, match="signing key"):
+        create_app()
 
 
 @pytest.mark.no_db

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from academy.core.filetypes import UnsupportedFileType
-from academy.core.storage import storage
+from academy.core.storage import FileTooLarge, storage
 from academy.extensions import db
 from academy.marking import services
 from academy.marking.models import Mark
@@ -112,7 +112,7 @@ def test_the_service_refuses_large_files_and_keeps_the_old_one(course, monkeypat
                               feedback_file=(io.BytesIO(PDF), "first.pdf"))  # fmt: skip
     db.session.commit()
     monkeypatch.setattr(services, "FEEDBACK_FILE_MAX_MB", 0)
-    with pytest.raises(services.FileTooLarge) as raised:
+    with pytest.raises(FileTooLarge) as raised:
         services.save_mark(submission, actor=tutor, expected_version=mark.version, mark=55,
                            feedback_file=(io.BytesIO(PDF), "second.pdf"))  # fmt: skip
     assert raised.value.status == 413 and raised.value.field == "feedback_file"
