@@ -72,7 +72,8 @@ def demo(force):
     db.session.commit()
     click.echo(
         f"Demo data ready: {summary['organisations']} organisations, {summary['users']} users, "
-        f"{summary['programmes']} programme, {summary['cohorts']} cohorts."
+        f"{summary['programmes']} programme, {summary['cohorts']} cohorts, "
+        f"{summary['credentials']} credentials."
     )
     click.echo(
         f"Sign in at {current_app.config['ACADEMY_BASE_URL']}/sign-in with any of these "
@@ -80,3 +81,5 @@ def demo(force):
     )
     for line in demo_data.sign_ins():
         click.echo(f"  {line}")
+    if summary.get("award_url"):
+        click.echo(f"A credential anyone can verify: {summary['award_url']}")

@@ -4,6 +4,7 @@ services, so it is audited like any other change; the caller commits."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -44,6 +45,8 @@ PEOPLE = [
     ("owen.price@academy.example", "Owen Price", "learner", "7A4", None),
     ("amira.haddad@academy.example", "Dr Amira Haddad", "learner", "R0A", "GMC 7123456"),
     ("jack.murphy@academy.example", "Jack Murphy", "learner", "RX4", "NMC 09B8765C"),
+    ("hannah.clarke@academy.example", "Dr Hannah Clarke", "learner", "RJ1", "GMC 6543210"),
+    ("rhys.morgan@academy.example", "Rhys Morgan", "learner", "7A4", "HCPC PH654321"),
 ]
 
 MODULES = [
@@ -98,6 +101,24 @@ CONTENT = {
     ],
 }  # fmt: skip
 
+#: A cohort that has finished: its work was handed in, marked and released through the services at
+#: the dates it happened, so its results and credentials are exactly what the system would issue.
+#: Marks per module, in MODULES order; None is a module the learner did not take.
+GRADUATES_COHORT = ("2025 autumn", date(2025, 9, 15), date(2026, 7, 17), 20)
+GRADUATES = {
+    "hannah.clarke@academy.example": (72, 68, 61, 74),
+    "rhys.morgan@academy.example": (58, 55, 38, None),
+}
+#: Credentials held elsewhere: (learner, title, awarding body, awarded, expires, verified).
+EXTERNAL_CREDENTIALS = [
+    ("priya.shah@academy.example", "Associate Member", "Faculty of Clinical Informatics",
+     date(2024, 5, 1), None, True),
+    ("liam.evans@academy.example", "PRINCE2 Foundation", "PeopleCert",
+     date(2023, 3, 10), date(2026, 3, 10), False),
+    ("hannah.clarke@academy.example", "Clinical Safety Officer (DCB0129/DCB0160)",
+     "NHS England Digital", date(2025, 2, 14), date(2028, 2, 14), True),
+]  # fmt: skip
+
 COHORTS = [
     ("2026 autumn", date(2026, 9, 14), date(2027, 7, 16), 30,
      ["priya.shah@academy.example", "liam.evans@academy.example",
@@ -121,11 +142,15 @@ def load() -> dict:
         _content(admin, module)
     cohorts = [_cohort(admin, programme, modules, people, *row) for row in COHORTS]
     _assignment(admin, cohorts[0], modules[0])
+    graduates = _graduates(admin, programme, modules, people)
+    _external_credentials(admin, people)
     return {
         "organisations": len(organisations),
         "users": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
         "programmes": 1,
-        "cohorts": len(cohorts),
+        "cohorts": len(cohorts) + 1,
+        "credentials": graduates,
+        "award_url": _award_url(),
     }
 
 
@@ -246,3 +271,89 @@ def _assignment(admin, cohort, module) -> None:
             allowed_types=["pdf", "docx", "odt"],
             max_size_mb=20,
         )
+
+
+def _graduates(admin, programme, modules, people) -> int:
+    """The finished cohort's year replayed through the services with the clock set to when each
+    step happened: submissions before the deadlines, marks released after. Credentials are then
+    issued by the same code that issues them for real."""
+    from academy.core import clock
+    from academy.credentials.models import Credential
+    from academy.marking import services as marking_services
+
+    name, starts_on, ends_on, capacity = GRADUATES_COHORT
+    tutor = people["tutor@academy.example"]
+    existing = db.session.scalar(
+        sa.select(Cohort).where(Cohort.programme_id == programme.id, Cohort.name == name)
+    )
+    if existing is None:
+        with clock.frozen_at(datetime(2025, 7, 1, 9, tzinfo=UTC)):
+            cohort = _cohort(
+                admin, programme, modules, people, name, starts_on, ends_on, capacity,
+                list(GRADUATES),
+            )  # fmt: skip
+        for position, module in enumerate(modules):
+            delivery = next(d for d in cohort.deliveries if d.module_id == module.id)
+            due = datetime(2026, 1 + position * 2, 13, 12, tzinfo=UTC)
+            with clock.frozen_at(datetime(2025, 10, 1, 9, tzinfo=UTC)):
+                assignment = assessment_services.create_assignment(
+                    actor=admin, delivery=delivery,
+                    title=f"{module.code} assessed essay",
+                    brief="A **3,000-word** essay on the module's learning outcomes.",
+                    opens_at=datetime(2025, 10, 1, 9, tzinfo=UTC),
+                    due_at=due, cutoff_at=due.replace(day=20),
+                    allowed_types=["pdf", "docx", "txt"], max_size_mb=20,
+                )  # fmt: skip
+            marked = []
+            for email, marks in GRADUATES.items():
+                if marks[position] is None:
+                    continue
+                learner = people[email]
+                with clock.frozen_at(due.replace(day=9)):
+                    essay = f"{module.code} essay by {learner.name}.\n".encode() * 40
+                    assessment_services.add_file(
+                        assignment, learner, io.BytesIO(essay), f"{module.code}-essay.txt"
+                    )
+                    submission = assessment_services.submission_for(assignment, learner.id)
+                    assessment_services.submit(submission, declaration=True, actor=learner)
+                marked.append((submission, marks[position]))
+            with clock.frozen_at(due.replace(day=27)):
+                for submission, mark in marked:
+                    marking_services.save_mark(
+                        submission, actor=tutor, expected_version=0, mark=mark,
+                        feedback="Well argued, with good use of NHS examples. See the rubric "
+                        "comments for where the analysis could go further.",
+                    )  # fmt: skip
+                marking_services.release(assignment, actor=tutor)
+    return db.session.scalar(sa.select(sa.func.count(Credential.id)))
+
+
+def _external_credentials(admin, people) -> None:
+    from academy.credentials import services as credential_services
+    from academy.credentials.models import Credential
+
+    for email, title, issuer, issued_on, expires_on, verified in EXTERNAL_CREDENTIALS:
+        learner = people[email]
+        exists = db.session.scalar(
+            sa.select(Credential.id).where(
+                Credential.user_id == learner.id, Credential.title == title
+            )
+        )
+        if exists is not None:
+            continue
+        credential = credential_services.record_external(
+            learner, actor=learner, title=title, issuer=issuer,
+            issued_on=issued_on, expires_on=expires_on,
+        )  # fmt: skip
+        if verified:
+            credential_services.verify_external(credential, actor=admin)
+
+
+def _award_url() -> str | None:
+    from academy.credentials.document import public_url
+    from academy.credentials.models import Credential
+
+    award = db.session.scalar(
+        sa.select(Credential).where(Credential.kind == "award").order_by(Credential.id).limit(1)
+    )
+    return public_url(award) if award is not None else None

@@ -120,6 +120,7 @@ def test_demo_has_a_programme_with_content_cohorts_across_trusts_and_an_assignme
     from academy.catalogue.models import Programme
     from academy.cohorts.models import Cohort, Enrolment
     from academy.content.models import Resource
+    from academy.credentials.models import Credential
 
     assert run(app, "demo").exit_code == 0
     [programme] = db.session.scalars(sa.select(Programme)).all()
@@ -127,13 +128,35 @@ def test_demo_has_a_programme_with_content_cohorts_across_trusts_and_an_assignme
     assert {"informatics", "change_management"} <= topics
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Resource)) >= 5
     cohorts = db.session.scalars(sa.select(Cohort)).all()
-    assert len(cohorts) == 2
+    assert len(cohorts) == 3
     sponsors = set(db.session.scalars(sa.select(Enrolment.sponsor_organisation_id)))
     assert len(sponsors) >= 3
     tutor = db.session.scalar(sa.select(User).where(User.email == "tutor@academy.example"))
     assert {r.cohort_id for r in tutor.active_roles()} == {c.id for c in cohorts}
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 1
+    # One open assignment, and the finished cohort's four.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 5
 
     enrolments = db.session.scalar(sa.select(sa.func.count()).select_from(Enrolment))
+    credentials = db.session.scalar(sa.select(sa.func.count()).select_from(Credential))
     assert run(app, "demo").exit_code == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Enrolment)) == enrolments
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Credential)) == credentials
+
+
+def test_demo_graduates_hold_the_credentials_their_released_marks_earn(app):
+    from academy.credentials.models import Credential
+
+    assert run(app, "demo").exit_code == 0
+    held = [
+        (user.email, credential.kind, credential.classification)
+        for credential, user in db.session.execute(
+            sa.select(Credential, User).join(User, User.id == Credential.user_id)
+        )
+        if credential.kind != "external"
+    ]
+    hannah = "hannah.clarke@academy.example"
+    assert (hannah, "award", "Merit") in held
+    assert sum(1 for email, kind, _ in held if email == hannah and kind == "module") == 4
+    # Rhys failed one module and skipped another: two module credentials, no award.
+    rhys = [(kind, c) for email, kind, c in held if email == "rhys.morgan@academy.example"]
+    assert rhys == [("module", None)] * 2
