@@ -28,6 +28,7 @@ from flask_migrate import upgrade
 from academy import create_app
 from academy.extensions import db
 from tests.dbutil import drop_database, fresh_database_url
+from tests.signing import TEST_SIGNING_KEY
 
 
 @contextmanager
@@ -45,6 +46,8 @@ def separate_database(tmp_dir: Path, name: str = "concurrency") -> Iterator[Flas
             "RATELIMIT_STORAGE_URI": "memory://",
             "STORAGE_DIR": str(tmp_dir / f"{name}-storage"),
             "ACADEMY_BASE_URL": "https://academy.test",
+            "ACADEMY_SIGNING_KEY": TEST_SIGNING_KEY,
+            "ACADEMY_KEY_FILE": str(tmp_dir / f"{name}-keys.json"),
         }
     )
     with app.app_context():

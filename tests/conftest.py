@@ -20,10 +20,7 @@ from academy.extensions import limiter
 from academy.notifications.mail import sent_messages
 from tests.dbutil import drop_database, fresh_database_url
 from tests.factories import PASSWORD, ApiClient, Factories
-
-#: A fixed Ed25519 key (seed 00 01 .. 1f) so signed test documents are reproducible.
-TEST_SIGNING_KEY = "z3u2RDpgFe6Voz19gxWsBkueKj6XiuC9w1bSBT4FTowsWk6A"
-TEST_PUBLIC_KEY = "z6MkehRgf7yJbgaGfYsdoAsKdBPE3dj2CYhowQdcjqSJgvVd"
+from tests.signing import TEST_PUBLIC_KEY, TEST_SIGNING_KEY  # noqa: F401 - re-exported
 
 
 def pytest_report_header(config):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,7 +30,9 @@ class SigningKeyMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class SigningKey:
-    private_key: Ed25519PrivateKey
+    # Compared and hashed by the public key alone: private key objects compare by identity, and
+    # a fresh one is read for every use, which would make each SigningKey a new cache key.
+    private_key: Ed25519PrivateKey = field(compare=False)
     public_key_multibase: str
 
     @property
@@ -79,6 +81,8 @@ def generate_key(path: Path | None = None) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode above applies only to a new file: one left behind by a crash keeps its own.
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump({"keys": keys}, handle, indent=2)
     os.replace(temporary, path)
@@ -111,9 +115,12 @@ def register(key: SigningKey) -> None:
         sa.select(IssuerKey.id).where(IssuerKey.public_key_multibase == key.public_key_multibase)
     )
     if known is None:
-        with db.session.begin_nested():
-            db.session.add(IssuerKey(public_key_multibase=key.public_key_multibase))
-        db.session.flush()
+        # In a savepoint: another request registering the same key first is no error.
+        try:
+            with db.session.begin_nested():
+                db.session.add(IssuerKey(public_key_multibase=key.public_key_multibase))
+        except sa.exc.IntegrityError:
+            pass
 
 
 def known_public_keys() -> list[str]:

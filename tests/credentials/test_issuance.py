@@ -13,7 +13,7 @@ from academy.credentials import keys, proof, services, statuslist
 from academy.credentials.models import Credential, StatusList
 from academy.extensions import db
 from academy.marking import services as marking
-from tests.conftest import TEST_PUBLIC_KEY
+from tests.signing import TEST_PUBLIC_KEY
 
 
 def _credentials(user):
