@@ -83,3 +83,56 @@ def demo(force):
         click.echo(f"  {line}")
     if summary.get("award_url"):
         click.echo(f"A credential anyone can verify: {summary['award_url']}")
+
+
+keys_cli = AppGroup("keys", help="The keys that sign the academy's credentials.")
+academy_cli.add_command(keys_cli)
+
+
+def _signing_public_key() -> str | None:
+    """The public key that signs now, if any, without making one (signing_key() would, on a
+    laptop)."""
+    from academy.credentials import keys
+
+    if current_app.config.get("ACADEMY_SIGNING_KEY") or keys.read_key_file():
+        return keys.signing_key().public_key_multibase
+    return None
+
+
+@keys_cli.command("generate")
+@click.option("--if-missing", is_flag=True, help="Do nothing if there is a signing key already.")
+def generate_key(if_missing):
+    """Add a new signing key to the key file: it signs from now on, and the older keys stay
+    published so the credentials they signed still verify."""
+    from academy.credentials import keys
+
+    try:
+        if if_missing and _signing_public_key() is not None:
+            click.echo("There is a signing key already: nothing to do.")
+            return
+        public = keys.generate_key()
+    except keys.SigningKeyMissing as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"New signing key {public}")
+    click.echo(f"Written to {current_app.config['ACADEMY_KEY_FILE']} (readable by its owner only)")
+    if current_app.config.get("ACADEMY_SIGNING_KEY"):
+        click.echo(
+            "ACADEMY_SIGNING_KEY is set, so that key still signs: unset it to sign with this one."
+        )
+
+
+@keys_cli.command("list")
+def list_keys():
+    """The issuer's public keys, oldest first, and which one signs."""
+    from academy.credentials import keys
+
+    try:
+        signing = _signing_public_key()
+        known = keys.known_public_keys()
+    except keys.SigningKeyMissing as error:
+        raise click.ClickException(str(error)) from error
+    if not known:
+        click.echo("No signing keys yet: run `flask academy keys generate`.")
+    for public in known:
+        marker = "signs" if public == signing else "verifies only"
+        click.echo(f"{public}  {marker}  {keys.verification_method_id(public)}")

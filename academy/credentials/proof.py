@@ -95,6 +95,9 @@ def undefined_terms(document: dict) -> list[str]:
     missing: list[str] = []
 
     def walk(before, after, path):
+        if isinstance(after, list) and len(after) == 1 and not isinstance(before, list):
+            # A context with `@container: @set` compacts a lone value into a list.
+            after = after[0]
         if isinstance(before, dict):
             for key, value in before.items():
                 if not isinstance(after, dict) or key not in after:
@@ -206,21 +209,37 @@ def verify(document: dict, public_key: Ed25519PublicKey) -> None:
         signature = base58.b58decode(value[1:])
     except ValueError as exc:
         raise ProofError("The proof value is not valid base58btc") from exc
+    if "@context" not in document:
+        raise ProofError("The credential has no @context, so it cannot be canonicalised")
     try:
         data = _hash_data(document, proof)
+        try:
+            public_key.verify(signature, data)
+        except InvalidSignature as exc:
+            raise ProofError("The signature does not match the credential's content") from exc
+        # Canonicalisation drops what no context defines, so the signature still holds with
+        # such properties added; strict verifiers refuse them, and so must we.
+        undefined = undefined_terms(document)
     except jsonld.JsonLdError as exc:
         raise ProofError(f"The credential cannot be canonicalised: {_jsonld_reason(exc)}") from exc
-    try:
-        public_key.verify(signature, data)
-    except InvalidSignature as exc:
-        raise ProofError("The signature does not match the credential's content") from exc
+    except RecursionError as exc:
+        raise ProofError("The credential is nested too deeply to be checked") from exc
+    if undefined:
+        raise ProofError(
+            "The credential has properties that no context defines, which the signature does "
+            f"not cover: {', '.join(undefined[:5])}"
+        )
 
 
 def _jsonld_reason(exc: jsonld.JsonLdError) -> str:
-    url = (getattr(exc, "details", None) or {}).get("url")
-    if url:
-        return f"it uses a context this verifier does not hold ({url})"
-    return str(getattr(exc, "message", exc)).splitlines()[0]
+    # pyld wraps the refused URL a few causes deep, under generic messages.
+    cause = exc
+    while cause is not None:
+        url = (getattr(cause, "details", None) or {}).get("url")
+        if url:
+            return f"it uses a context this verifier does not hold ({url})"
+        cause = cause.__cause__
+    return str(exc.args[0] if exc.args else exc).splitlines()[0]
 
 
 def canonical_json(document: dict) -> str:

@@ -135,10 +135,14 @@ def _read_submitted(form: VerifyForm):
         field.errors = ["This is too large to be a credential (256 KB at most)"]
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         field.errors = ["This is not valid JSON. Copy the whole credential, from { to }"]
         return None
+    if not isinstance(document, dict):
+        field.errors = ["This is not a credential: a credential is a JSON object, from { to }"]
+        return None
+    return document
 
 
 @bp.route("/credentials/verify", methods=["GET", "POST"])

@@ -4,6 +4,7 @@ credential a verifier fetches to see whether a credential was revoked or suspend
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 from functools import lru_cache
 
@@ -60,13 +61,16 @@ def list_credential(status_list: StatusList) -> dict:
     key = keys.signing_key()
     keys.register(key)
     encoded = encode(status_list.size, set_indexes(status_list))
-    return _signed_list(
-        list_url(status_list),
-        status_list.purpose,
-        encoded,
-        keys.issuer_id(),
-        proof.iso_seconds(status_list.changed_at),
-        key,
+    # A copy, so no caller can change what the cache hands the next one.
+    return copy.deepcopy(
+        _signed_list(
+            list_url(status_list),
+            status_list.purpose,
+            encoded,
+            keys.issuer_id(),
+            proof.iso_seconds(status_list.changed_at),
+            key,
+        )
     )
 
 

@@ -83,7 +83,7 @@ def verify_document(document) -> Verdict:
     if not isinstance(document, dict):
         return Verdict("invalid", "This is not a credential: expected a JSON object.")
     types = document.get("type") or []
-    if isinstance(types, str):
+    if not isinstance(types, list):
         types = [types]
     if "VerifiableCredential" not in types:
         return Verdict("invalid", "This is not a verifiable credential (its type says otherwise).")
