@@ -92,7 +92,11 @@ def _register_blueprints(app: Flask) -> None:
     from academy.cohorts.views import learning as learning_views
     from academy.content.views import bp as content_views
     from academy.core.views import bp as core_views
+    from academy.cpd.api import blp as cpd_api
+    from academy.cpd.views import bp as cpd_views
+    from academy.credentials.api import blp as credentials_api
     from academy.credentials.public_views import bp as credentials_public
+    from academy.credentials.views import bp as credentials_views
     from academy.marking.api import blp as marking_api
     from academy.marking.views import bp as marking_views
     from academy.organisations.api import blp as organisations_api
@@ -110,6 +114,8 @@ def _register_blueprints(app: Flask) -> None:
         assessment_views,
         marking_views,
         credentials_public,
+        credentials_views,
+        cpd_views,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (
@@ -119,6 +125,8 @@ def _register_blueprints(app: Flask) -> None:
         catalogue_api,
         assessment_api,
         marking_api,
+        credentials_api,
+        cpd_api,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
         # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.

@@ -6,11 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from academy.catalogue.models import DEFAULT_PASS_MARK, LEVELS, TOPICS
+from academy.catalogue.models import AWARD_TYPES, DEFAULT_PASS_MARK, LEVELS, TOPICS
+from academy.catalogue.services import MAX_VALID_MONTHS
 from academy.core.forms import VersionedForm, stop_if_unreadable
 
 LEVEL_LABELS = {
@@ -50,6 +58,24 @@ def _whole_number(label: str, example: str, *validators, description=None, defau
         default=default,
         invalid_value_message=f"{label} must be a whole number, like {example}",
         validators=[InputRequired(f"Enter the {label.lower()}"), stop_if_unreadable, *validators],
+    )
+
+
+def _valid_months_field(what: str) -> IntegerField:
+    return IntegerField(
+        "Credential valid for (months)",
+        description=f"How long the credential for {what} stays valid, like 36. Leave empty if "
+        "it never expires.",
+        invalid_value_message="Credential validity must be a whole number of months, like 36",
+        validators=[
+            Optional(),
+            stop_if_unreadable,
+            NumberRange(
+                min=1,
+                max=MAX_VALID_MONTHS,
+                message=f"Credential validity must be from 1 to {MAX_VALID_MONTHS} months",
+            ),
+        ],
     )
 
 
@@ -96,6 +122,7 @@ class ModuleForm(FlaskForm):
             Length(max=5000, message="Summary must be 5000 characters or fewer"),
         ],
     )
+    credential_valid_months = _valid_months_field("passing the module")
 
     def __init__(self, *args, obj=None, **kwargs):
         super().__init__(*args, obj=obj, **kwargs)
@@ -114,6 +141,7 @@ class ModuleForm(FlaskForm):
             "pass_mark": self.pass_mark.data,
             "learning_outcomes": [outcome for outcome in outcomes if outcome],
             "summary": self.summary.data or "",
+            "credential_valid_months": self.credential_valid_months.data,
         }
 
 
@@ -158,6 +186,19 @@ class ProgrammeForm(FlaskForm):
         NumberRange(min=0, max=100, message="Must be from 0 to 100"),
         default=70,
     )
+    award_type = SelectField(
+        "Type of award",
+        description="Shown on the award credential as its achievement type",
+        choices=[SelectChoice(award_type, award_type) for award_type in AWARD_TYPES],
+        default=AWARD_TYPES[0],
+        invalid_choice_message="Choose Certificate or Diploma",
+    )
+    award_needs_ratification = BooleanField(
+        "Issue the award only after the exam board has ratified the marks",
+        description="Otherwise the award credential is issued as soon as the learner meets "
+        "the award rules",
+    )
+    credential_valid_months = _valid_months_field("the award")
     module_ids = _ModuleChoices(
         "Modules offered",
         description="Select every module learners on this programme can take",
@@ -189,6 +230,9 @@ class ProgrammeForm(FlaskForm):
             "pass_band": self.pass_band.data,
             "merit_band": self.merit_band.data,
             "distinction_band": self.distinction_band.data,
+            "award_type": self.award_type.data,
+            "award_needs_ratification": bool(self.award_needs_ratification.data),
+            "credential_valid_months": self.credential_valid_months.data,
             "module_ids": list(self.module_ids.data or []),
             "core_module_ids": list(self.core_module_ids.data or []),
         }

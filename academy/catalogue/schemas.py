@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from academy.catalogue.models import LEVELS, TOPICS
-from academy.catalogue.services import MAX_OUTCOME_LENGTH, MAX_OUTCOMES
+from academy.assessment.schemas import StrictBoolean
+from academy.catalogue.models import AWARD_TYPES, LEVELS, TOPICS
+from academy.catalogue.services import MAX_OUTCOME_LENGTH, MAX_OUTCOMES, MAX_VALID_MONTHS
 from academy.core.api import Id, RequestSchema, Text
 from academy.core.pagination import PageArgs
 
@@ -21,6 +22,35 @@ MAX_MODULES = 200
 
 def _number(**kwargs) -> fields.Integer:
     return fields.Integer(strict=True, validate=NUMBER, **kwargs)
+
+
+VALID_MONTHS = (
+    f"Months a credential for it stays valid, 1 to {MAX_VALID_MONTHS}; null if it never expires"
+)
+
+
+def _valid_months(**kwargs) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_VALID_MONTHS),
+        metadata={"description": VALID_MONTHS},
+        **kwargs,
+    )
+
+
+def _award_type(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(AWARD_TYPES),
+        metadata={
+            "enum": list(AWARD_TYPES),
+            "description": "The award credential's Open Badges achievementType",
+        },
+        **kwargs,
+    )
+
+
+RATIFICATION = "The award is issued only once the exam board has ratified every mark behind it"
 
 
 # --- modules -----------------------------------------------------------------------------------
@@ -36,6 +66,9 @@ class ModuleSchema(Schema):
     pass_mark = fields.Integer(metadata={"description": "Out of 100"})
     learning_outcomes = fields.List(fields.String())
     summary = fields.String()
+    credential_valid_months = fields.Integer(
+        allow_none=True, metadata={"description": VALID_MONTHS}
+    )
     version = fields.Integer(metadata={"description": "Send it back on PATCH"})
 
 
@@ -56,6 +89,7 @@ class ModuleCreateSchema(RequestSchema):
         Text(validate=validate.Length(max=MAX_OUTCOME_LENGTH)), required=True, **_outcomes
     )
     summary = Text(load_default="", validate=validate.Length(max=5000))
+    credential_valid_months = _valid_months(load_default=None)
 
 
 class ModuleUpdateSchema(RequestSchema):
@@ -69,6 +103,7 @@ class ModuleUpdateSchema(RequestSchema):
         Text(validate=validate.Length(max=MAX_OUTCOME_LENGTH)), **_outcomes
     )
     summary = Text(validate=validate.Length(max=5000))
+    credential_valid_months = _valid_months()
     version = fields.Integer(
         required=True, strict=True, metadata={"description": "The version you read"}
     )
@@ -99,6 +134,11 @@ class ProgrammeSchema(Schema):
     merit_band = fields.Integer(metadata={"description": "Lowest overall mark for a merit"})
     distinction_band = fields.Integer(
         metadata={"description": "Lowest overall mark for a distinction"}
+    )
+    award_type = fields.String(metadata={"enum": list(AWARD_TYPES)})
+    award_needs_ratification = fields.Boolean(metadata={"description": RATIFICATION})
+    credential_valid_months = fields.Integer(
+        allow_none=True, metadata={"description": VALID_MONTHS}
     )
     module_ids = fields.Function(
         lambda p: [link.module_id for link in p.modules],
@@ -139,6 +179,11 @@ class ProgrammeCreateSchema(RequestSchema):
     distinction_band = _number(
         allow_none=True, metadata={"description": _BANDS["distinction_band"]}
     )
+    award_type = _award_type(load_default="Certificate")
+    award_needs_ratification = StrictBoolean(
+        load_default=False, metadata={"description": RATIFICATION + "; default false"}
+    )
+    credential_valid_months = _valid_months(load_default=None)
 
 
 class ProgrammeUpdateSchema(RequestSchema):
@@ -155,6 +200,9 @@ class ProgrammeUpdateSchema(RequestSchema):
     pass_band = _number()
     merit_band = _number()
     distinction_band = _number()
+    award_type = _award_type()
+    award_needs_ratification = StrictBoolean(metadata={"description": RATIFICATION})
+    credential_valid_months = _valid_months()
     version = fields.Integer(
         required=True, strict=True, metadata={"description": "The version you read"}
     )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from academy.audit import services as audit
 from academy.auth.services import check_version
 from academy.catalogue.models import (
+    AWARD_TYPES,
     DEFAULT_PASS_MARK,
     LEVELS,
     TOPICS,
@@ -31,14 +32,19 @@ MAX_CREDITS = 1000
 MAX_TITLE = 200
 MAX_OUTCOMES = 50
 MAX_OUTCOME_LENGTH = 1000
+#: Fifty years: any credential meant to lapse does so well within it.
+MAX_VALID_MONTHS = 600
 
 MODULE_FIELDS = (
     "code", "title", "topic", "credits", "level", "pass_mark", "learning_outcomes", "summary",
+    "credential_valid_months",
 )  # fmt: skip
 PROGRAMME_FIELDS = (
     "code", "title", "award_title", "credits_required", "pass_band", "merit_band",
-    "distinction_band",
+    "distinction_band", "award_type", "award_needs_ratification", "credential_valid_months",
 )  # fmt: skip
+#: Fields an update may set to None: an empty summary, a credential that never expires.
+CLEARABLE_FIELDS = ("summary", "credential_valid_months")
 BANDS = (("pass_band", "pass"), ("merit_band", "merit"), ("distinction_band", "distinction"))
 
 
@@ -67,6 +73,20 @@ def _whole_number(value, field: str, message: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise DomainError(message, field=field)
     return value
+
+
+def _valid_months(value) -> int | None:
+    """How long credentials stay valid; None means they never expire."""
+    if value is None:
+        return None
+    return _whole_number(
+        value,
+        "credential_valid_months",
+        f"Credential validity must be a whole number of months from 1 to {MAX_VALID_MONTHS}, "
+        "or empty if it never expires",
+        1,
+        MAX_VALID_MONTHS,
+    )
 
 
 # --- modules -----------------------------------------------------------------------------------
@@ -120,6 +140,7 @@ def _validate_module(module: Module) -> None:
     )
     module.learning_outcomes = _learning_outcomes(module.learning_outcomes)
     module.summary = (module.summary or "").strip()
+    module.credential_valid_months = _valid_months(module.credential_valid_months)
 
 
 def create_module(
@@ -133,6 +154,7 @@ def create_module(
     learning_outcomes: list[str],
     pass_mark: int = DEFAULT_PASS_MARK,
     summary: str | None = "",
+    credential_valid_months: int | None = None,
 ) -> Module:
     code = _code(code)
     if module_by_code(code) is not None:
@@ -146,6 +168,7 @@ def create_module(
         pass_mark=DEFAULT_PASS_MARK if pass_mark is None else pass_mark,
         learning_outcomes=learning_outcomes,
         summary=summary,
+        credential_valid_months=credential_valid_months,
     )
     _validate_module(module)
     db.session.add(module)
@@ -168,7 +191,7 @@ def update_module(
             raise Conflict(f"A module with code {code} already exists", field="code")
         module.code = code
     for name in MODULE_FIELDS[1:]:
-        if name in fields and (fields[name] is not None or name == "summary"):
+        if name in fields and (fields[name] is not None or name in CLEARABLE_FIELDS):
             setattr(module, name, fields[name])
     _validate_module(module)
     db.session.flush()
@@ -268,6 +291,15 @@ def _validate_programme(programme: Programme) -> None:
         raise DomainError(
             "The distinction band must be at or above the merit band", field="distinction_band"
         )
+    if programme.award_type not in AWARD_TYPES:
+        raise DomainError(
+            f"The award type must be one of: {', '.join(AWARD_TYPES)}", field="award_type"
+        )
+    if not isinstance(programme.award_needs_ratification, bool):
+        raise DomainError(
+            "Say whether the award waits for ratification", field="award_needs_ratification"
+        )
+    programme.credential_valid_months = _valid_months(programme.credential_valid_months)
 
 
 def create_programme(
@@ -282,6 +314,9 @@ def create_programme(
     pass_band: int | None = None,
     merit_band: int | None = None,
     distinction_band: int | None = None,
+    award_type: str | None = None,
+    award_needs_ratification: bool = False,
+    credential_valid_months: int | None = None,
 ) -> Programme:
     code = _code(code)
     if programme_by_code(code) is not None:
@@ -294,6 +329,9 @@ def create_programme(
         pass_band=50 if pass_band is None else pass_band,
         merit_band=60 if merit_band is None else merit_band,
         distinction_band=70 if distinction_band is None else distinction_band,
+        award_type=award_type or AWARD_TYPES[0],
+        award_needs_ratification=award_needs_ratification,
+        credential_valid_months=credential_valid_months,
     )
     _validate_programme(programme)
     _set_modules(programme, module_ids, core_module_ids)
@@ -321,7 +359,7 @@ def update_programme(
             raise Conflict(f"A programme with code {code} already exists", field="code")
         programme.code = code
     for name in PROGRAMME_FIELDS[1:]:
-        if fields.get(name) is not None:
+        if name in fields and (fields[name] is not None or name in CLEARABLE_FIELDS):
             setattr(programme, name, fields[name])
     _validate_programme(programme)
     module_ids = fields.get("module_ids")

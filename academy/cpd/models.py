@@ -37,6 +37,13 @@ class CpdEntry(TimestampMixin, db.Model):
         sa.CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="ends_after_start"),
     )
 
+    def __repr__(self) -> str:
+        return f"<CpdEntry {self.id} user={self.user_id} {self.hours}h {self.title!r}>"
+
+    @property
+    def activity_label(self) -> str:
+        return CPD_ACTIVITY_TYPES.get(self.activity_type, self.activity_type)
+
 
 CPD_ACTIVITY_TYPES = {
     "course": "Course or module",

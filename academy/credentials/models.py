@@ -173,3 +173,29 @@ class Credential(TimestampMixin, db.Model):
     @property
     def status(self) -> str:
         return self.status_at(clock.now())
+
+
+def status_clause(status: str, moment: datetime):
+    """SQL true exactly where `Credential.status_at(moment)` is `status`, with the same order of
+    precedence (revoked, then suspended, then expired, else valid), so lists filter by status
+    without loading every row."""
+    revoked = Credential.revoked_at.is_not(None)
+    suspended = Credential.suspended_at.is_not(None)
+    expired = sa.or_(
+        sa.and_(
+            Credential.kind != "external",
+            Credential.expires_at.is_not(None),
+            Credential.expires_at <= moment,
+        ),
+        sa.and_(
+            Credential.kind == "external",
+            Credential.expires_on.is_not(None),
+            Credential.expires_on < uk_date(moment),
+        ),
+    )
+    return {
+        "revoked": revoked,
+        "suspended": sa.and_(~revoked, suspended),
+        "expired": sa.and_(~revoked, ~suspended, expired),
+        "valid": sa.and_(~revoked, ~suspended, ~expired),
+    }[status]

@@ -20,7 +20,7 @@ MODULE = {
 }
 MODULE_FIELDS = {
     "id", "code", "title", "topic", "credits", "level", "pass_mark", "learning_outcomes",
-    "summary", "version",
+    "summary", "credential_valid_months", "version",
 }  # fmt: skip
 
 
@@ -72,6 +72,11 @@ def test_a_duplicate_module_code_is_409(api, admin, make):
         ({"code": "no spaces"}, "code"),
         ({"credits": 2**40}, "credits"),
         ({"colour": "blue"}, "colour"),
+        ({"credential_valid_months": 0}, "credential_valid_months"),
+        ({"credential_valid_months": -12}, "credential_valid_months"),
+        ({"credential_valid_months": "36"}, "credential_valid_months"),
+        ({"credential_valid_months": 2.5}, "credential_valid_months"),
+        ({"credential_valid_months": 601}, "credential_valid_months"),
     ],
 )
 def test_invalid_modules_are_422_naming_the_field(api, admin, change, field):
@@ -144,6 +149,23 @@ def test_a_stale_module_version_is_409_with_the_current_state(api, admin, make):
     assert body["current"]["credits"] == 30 and body["current"]["version"] == 2
 
 
+def test_a_module_credential_never_expires_unless_given_a_validity(api, admin, make):
+    created = api(admin).post("modules", json=MODULE).get_json()
+    assert created["credential_valid_months"] is None
+
+    path = f"modules/{created['id']}"
+    set_to = api(admin).patch(path, json={"version": 1, "credential_valid_months": 36})
+    untouched = api(admin).patch(path, json={"version": 2, "title": "Renamed"})
+    cleared = api(admin).patch(path, json={"version": 3, "credential_valid_months": None})
+
+    assert set_to.get_json()["credential_valid_months"] == 36
+    assert untouched.get_json()["credential_valid_months"] == 36
+    assert cleared.status_code == 200 and cleared.get_json()["credential_valid_months"] is None
+    assert_error(api(admin).patch(path, json={"version": 4, "credential_valid_months": 0}), 422,
+                 "credential_valid_months")  # fmt: skip
+    assert db.session.get(Module, created["id"]).credential_valid_months is None
+
+
 def test_patch_module_to_a_code_in_use_is_409(api, admin, make):
     make.module(code="DHL701")
     module = make.module(code="DHL702")
@@ -199,6 +221,12 @@ def test_an_admin_creates_a_programme_with_core_and_optional_modules(api, admin,
         ({"merit_band": 80}, "distinction_band"),
         ({"distinction_band": 120}, "distinction_band"),
         ({"award_title": ""}, "award_title"),
+        ({"award_type": "Degree"}, "award_type"),
+        ({"award_type": None}, "award_type"),
+        ({"award_needs_ratification": "yes"}, "award_needs_ratification"),
+        ({"award_needs_ratification": 1}, "award_needs_ratification"),
+        ({"credential_valid_months": 0}, "credential_valid_months"),
+        ({"credential_valid_months": True}, "credential_valid_months"),
     ],
 )
 def test_invalid_programmes_are_422_naming_the_field(api, admin, make, change, field):
@@ -251,3 +279,49 @@ def test_a_stale_programme_version_is_409_and_changes_nothing(api, admin, make):
     assert body["current"]["title"] == "Before"
     db.session.expire_all()
     assert db.session.get(Programme, programme.id).title == "Before"
+
+
+def test_programmes_say_what_their_award_credential_is(api, admin, make):
+    module = make.module()
+
+    defaults = api(admin).post("programmes", json=new_programme(module.id)).get_json()
+    diploma = api(admin).post(
+        "programmes",
+        json=new_programme(
+            module.id,
+            code="PGD-DHL",
+            award_type="Diploma",
+            award_needs_ratification=True,
+            credential_valid_months=60,
+        ),
+    )
+
+    assert (
+        defaults["award_type"],
+        defaults["award_needs_ratification"],
+        defaults["credential_valid_months"],
+    ) == ("Certificate", False, None)
+    assert diploma.status_code == 201, diploma.get_json()
+    body = diploma.get_json()
+    assert (body["award_type"], body["award_needs_ratification"]) == ("Diploma", True)
+    assert body["credential_valid_months"] == 60
+    stored = db.session.get(Programme, body["id"])
+    assert (stored.award_type, stored.award_needs_ratification) == ("Diploma", True)
+
+
+def test_patch_programme_award_settings(api, admin, make):
+    programme = make.programme(credential_valid_months=24)
+    path = f"programmes/{programme.id}"
+
+    changed = api(admin).patch(
+        path, json={"version": 1, "award_type": "Diploma", "award_needs_ratification": True}
+    )
+    cleared = api(admin).patch(path, json={"version": 2, "credential_valid_months": None})
+
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["award_type"] == "Diploma"
+    assert changed.get_json()["credential_valid_months"] == 24
+    assert cleared.get_json()["credential_valid_months"] is None
+    assert cleared.get_json()["award_needs_ratification"] is True
+    assert_error(api(admin).patch(path, json={"version": 3, "award_type": "PhD"}), 422,
+                 "award_type")  # fmt: skip

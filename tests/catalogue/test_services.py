@@ -60,6 +60,10 @@ def test_a_duplicate_module_code_in_any_case_is_a_conflict(ctx, admin, make):
         ({"learning_outcomes": []}, "learning_outcomes"),
         ({"learning_outcomes": ["Fine", "   "]}, "learning_outcomes"),
         ({"learning_outcomes": "Not a list"}, "learning_outcomes"),
+        ({"credential_valid_months": 0}, "credential_valid_months"),
+        ({"credential_valid_months": 601}, "credential_valid_months"),
+        ({"credential_valid_months": True}, "credential_valid_months"),
+        ({"credential_valid_months": "36"}, "credential_valid_months"),
     ],
 )
 def test_bad_modules_are_refused_naming_the_field(ctx, admin, change, field):
@@ -81,6 +85,21 @@ def test_update_module_checks_the_version_and_audits_only_changes(ctx, admin, ma
     [event] = events("module.update")
     assert event.before == {"credits": 15} and event.after == {"credits": 30}
     assert module.version == 2
+
+
+def test_module_credential_validity_is_set_kept_cleared_and_audited(ctx, admin):
+    module = services.create_module(actor=admin, **MODULE)
+    assert module.credential_valid_months is None
+
+    services.update_module(module, actor=admin, credential_valid_months=36)
+    services.update_module(module, actor=admin, title="Renamed")
+    assert module.credential_valid_months == 36
+    services.update_module(module, actor=admin, credential_valid_months=None)
+
+    assert module.credential_valid_months is None
+    changes = [(e.before, e.after) for e in events("module.update")]
+    assert ({"credential_valid_months": None}, {"credential_valid_months": 36}) in changes
+    assert ({"credential_valid_months": 36}, {"credential_valid_months": None}) in changes
 
 
 def test_update_module_refuses_another_modules_code(ctx, admin, make):
@@ -134,6 +153,9 @@ def test_create_programme_keeps_the_order_marks_core_and_adds_missing_core(ctx, 
         ({"module_ids": [999_999]}, "module_ids"),
         ({"core_module_ids": [999_998]}, "core_module_ids"),
         ({"module_ids": []}, "module_ids"),
+        ({"award_type": "Degree"}, "award_type"),
+        ({"award_needs_ratification": "yes"}, "award_needs_ratification"),
+        ({"credential_valid_months": -1}, "credential_valid_months"),
     ],
 )
 def test_bad_programmes_are_refused_naming_the_field(ctx, admin, make, change, field):
@@ -189,3 +211,33 @@ def test_removing_a_module_from_a_programme(ctx, admin, make):
     db.session.expire_all()
 
     assert [link.module_id for link in programme.modules] == [b.id]
+
+
+def test_programme_award_settings_default_change_and_audit(ctx, admin, make):
+    module = make.module()
+    programme = services.create_programme(actor=admin, **programme_fields(module))
+    assert (
+        programme.award_type,
+        programme.award_needs_ratification,
+        programme.credential_valid_months,
+    ) == ("Certificate", False, None)
+
+    services.update_programme(
+        programme,
+        actor=admin,
+        award_type="Diploma",
+        award_needs_ratification=True,
+        credential_valid_months=60,
+    )
+    services.update_programme(programme, actor=admin, title="Renamed")
+    assert programme.credential_valid_months == 60
+    services.update_programme(programme, actor=admin, credential_valid_months=None)
+
+    assert (programme.award_type, programme.award_needs_ratification) == ("Diploma", True)
+    assert programme.credential_valid_months is None
+    first = events("programme.update")[0]
+    assert first.after == {
+        "award_type": "Diploma",
+        "award_needs_ratification": True,
+        "credential_valid_months": 60,
+    }

@@ -60,6 +60,16 @@ def test_admin_adds_a_module_with_outcomes_one_per_line(admin, login_as):
         ({"pass_mark": "120"}, "Pass mark must be from 0 to 100", "pass_mark"),
         ({"learning_outcomes": " \n "}, "Enter at least one learning outcome", "learning_outcomes"),
         ({"code": "D!"}, "Code must be 2 to 20 letters, digits or hyphens", "code"),
+        (
+            {"credential_valid_months": "0"},
+            "Credential validity must be from 1 to 600 months",
+            "credential_valid_months",
+        ),
+        (
+            {"credential_valid_months": "three years"},
+            "Credential validity must be a whole number of months, like 36",
+            "credential_valid_months",
+        ),
     ],
 )
 def test_bad_modules_are_clear_form_errors(admin, login_as, change, message, field):
@@ -91,6 +101,30 @@ def test_admin_edits_a_module_from_a_form_showing_its_outcomes(admin, login_as, 
     assert response.status_code == 302
     db.session.refresh(module)
     assert module.credits == 30 and module.version == 2
+
+
+def test_a_modules_credential_validity_is_set_shown_and_cleared(admin, login_as, make):
+    client = login_as(admin)
+    form = text(client.get("/modules/new"))
+    assert "Credential valid for (months)" in form
+    assert "Leave empty if it never expires" in form
+
+    response = client.post("/modules/new", data={**NEW_MODULE, "credential_valid_months": "36"})
+
+    module = module_by_code("DHL701")
+    assert response.status_code == 302 and module.credential_valid_months == 36
+    page = " ".join(text(client.get(response.location)).split())
+    assert "Credential valid for" in page and "36 months" in page
+    edit = text(client.get(f"/modules/{module.id}/edit"))
+    assert 'value="36"' in edit
+
+    data = {**NEW_MODULE, "credential_valid_months": "", "version": str(module.version)}
+    response = client.post(f"/modules/{module.id}/edit", data=data)
+
+    assert response.status_code == 302
+    db.session.refresh(module)
+    assert module.credential_valid_months is None
+    assert "Does not expire" in text(client.get(response.location))
 
 
 def test_a_stale_module_edit_is_refused(admin, login_as, make):
@@ -193,6 +227,8 @@ def test_admin_builds_a_programme_with_two_modules(admin, login_as, make):
         ({"credits_required": "-60"}, "Credits required must be 1 or more"),
         ({"module_ids": ["999999"]}, "Choose modules from the list"),
         ({"module_ids": []}, "Choose at least one module"),
+        ({"award_type": "Degree"}, "Choose Certificate or Diploma"),
+        ({"credential_valid_months": "-5"}, "Credential validity must be from 1 to 600 months"),
     ],
 )
 def test_bad_programmes_are_clear_form_errors(admin, login_as, make, change, message):
@@ -249,3 +285,47 @@ def test_the_programme_page_links_content_only_where_it_can_be_read(make, login_
 
     assert f'href="/modules/{studied.id}/learn"' in page
     assert f'href="/modules/{other.id}/learn"' not in page
+
+
+def test_admin_sets_a_programmes_award_credential(admin, login_as, make):
+    module = make.module()
+    client = login_as(admin)
+    form = " ".join(text(client.get("/programmes/new")).split())
+    assert "Type of award" in form and '<option value="Diploma"' in form
+    assert 'name="award_needs_ratification"' in form
+    assert "Leave empty if it never expires" in form
+
+    response = client.post(
+        "/programmes/new",
+        data=programme_form(
+            module, award_type="Diploma", award_needs_ratification="y", credential_valid_months="1"
+        ),
+    )
+
+    programme = db.session.scalar(sa.select(Programme).where(Programme.code == "PGC-DHL"))
+    assert response.status_code == 302, text(response)
+    assert (programme.award_type, programme.award_needs_ratification) == ("Diploma", True)
+    assert programme.credential_valid_months == 1
+    page = " ".join(text(client.get(response.location)).split())
+    assert "Diploma" in page and "After the exam board has ratified the marks" in page
+    assert "1 month" in page and "1 months" not in page
+
+    edit = " ".join(text(client.get(f"/programmes/{programme.id}/edit")).split())
+    assert 'value="Diploma" selected' in edit
+    assert 'name="award_needs_ratification" type="checkbox" value="y" checked' in edit
+    response = client.post(
+        f"/programmes/{programme.id}/edit",
+        data=programme_form(
+            module, award_type="Certificate", credential_valid_months="",
+            version=str(programme.version),
+        ),
+    )  # fmt: skip
+
+    assert response.status_code == 302, text(response)
+    db.session.expire_all()
+    programme = db.session.get(Programme, programme.id)
+    assert (programme.award_type, programme.award_needs_ratification) == ("Certificate", False)
+    assert programme.credential_valid_months is None
+    page = text(client.get(response.location))
+    assert "As soon as the learner meets the award rules" in page
+    assert "Does not expire" in page
