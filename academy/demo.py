@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -142,14 +143,15 @@ def load() -> dict:
         _content(admin, module)
     cohorts = [_cohort(admin, programme, modules, people, *row) for row in COHORTS]
     _assignment(admin, cohorts[0], modules[0])
-    graduates = _graduates(admin, programme, modules, people)
+    _graduates(admin, programme, modules, people)
     _external_credentials(admin, people)
+    _cpd(people)
     return {
         "organisations": len(organisations),
         "users": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
         "programmes": 1,
         "cohorts": len(cohorts) + 1,
-        "credentials": graduates,
+        "credentials": _count_credentials(),
         "award_url": _award_url(),
     }
 
@@ -196,10 +198,28 @@ def _person(admin, email, name, role, organisation, registration) -> User:
     return user
 
 
+#: Clinical safety training is refreshed every three years, so its credential expires.
+CREDENTIAL_VALIDITY_MONTHS = {"DHL704": 36}
+
+#: Self-logged CPD: (learner, title, activity type, provider, started, ended, hours, reflection).
+CPD = [
+    ("priya.shah@academy.example", "Digital Health Rewired conference", "conference",
+     "Digital Health", date(2026, 3, 17), date(2026, 3, 18), Decimal("12"),
+     "Two days on EPR optimisation. The session on alert fatigue changed how I will review our "
+     "prescribing alerts: start from the override rates, not the alert list."),
+    ("priya.shah@academy.example", "Shadowing the Clinical Safety Officer", "work_based",
+     "Guy's and St Thomas' NHS Foundation Trust", date(2026, 10, 6), None, Decimal("6.5"),
+     "Sat in on two hazard workshops for the theatres system upgrade."),
+    ("hannah.clarke@academy.example", "FHIR fundamentals (e-learning)", "e_learning",
+     "NHS England Digital", date(2026, 5, 4), date(2026, 5, 29), Decimal("8"), ""),
+]  # fmt: skip
+
+
 def _module(admin, code, title, topic, credits, summary, outcomes):
     return catalogue_services.module_by_code(code) or catalogue_services.create_module(
         actor=admin, code=code, title=title, topic=topic, credits=credits, level=7,
         learning_outcomes=outcomes, summary=summary,
+        credential_valid_months=CREDENTIAL_VALIDITY_MONTHS.get(code),
     )  # fmt: skip
 
 
@@ -273,12 +293,17 @@ def _assignment(admin, cohort, module) -> None:
         )
 
 
-def _graduates(admin, programme, modules, people) -> int:
+def _count_credentials() -> int:
+    from academy.credentials.models import Credential
+
+    return db.session.scalar(sa.select(sa.func.count(Credential.id)))
+
+
+def _graduates(admin, programme, modules, people) -> None:
     """The finished cohort's year replayed through the services with the clock set to when each
     step happened: submissions before the deadlines, marks released after. Credentials are then
     issued by the same code that issues them for real."""
     from academy.core import clock
-    from academy.credentials.models import Credential
     from academy.marking import services as marking_services
 
     name, starts_on, ends_on, capacity = GRADUATES_COHORT
@@ -325,7 +350,6 @@ def _graduates(admin, programme, modules, people) -> int:
                         "comments for where the analysis could go further.",
                     )  # fmt: skip
                 marking_services.release(assignment, actor=tutor)
-    return db.session.scalar(sa.select(sa.func.count(Credential.id)))
 
 
 def _external_credentials(admin, people) -> None:
@@ -357,3 +381,19 @@ def _award_url() -> str | None:
         sa.select(Credential).where(Credential.kind == "award").order_by(Credential.id).limit(1)
     )
     return public_url(award) if award is not None else None
+
+
+def _cpd(people) -> None:
+    from academy.cpd import services as cpd_services
+    from academy.cpd.models import CpdEntry
+
+    for email, title, kind, provider, started, ended, hours, reflection in CPD:
+        learner = people[email]
+        exists = db.session.scalar(
+            sa.select(CpdEntry.id).where(CpdEntry.user_id == learner.id, CpdEntry.title == title)
+        )
+        if exists is None:
+            cpd_services.add_entry(
+                learner, actor=learner, title=title, activity_type=kind, provider=provider,
+                started_on=started, ended_on=ended, hours=hours, reflection=reflection,
+            )  # fmt: skip
