@@ -21,3 +21,4 @@ from academy.cpd.models import CpdEntry  # noqa: F401
 from academy.credentials.models import Credential, IssuerKey, StatusList  # noqa: F401
 from academy.marking.models import Mark, MarkHistory, ModuleResult  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401
+from academy.reporting.models import ReportSubscription  # noqa: F401

@@ -39,6 +39,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     )
     active: Mapped[bool] = mapped_column(nullable=False, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The learner's choice to let their sponsoring organisations see their marks and feedback.
+    #: Off until they opt in; changed only by them, and audited.
+    shares_marks_with_sponsor: Mapped[bool] = mapped_column(nullable=False, default=False)
     version: Mapped[int] = version_column()
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")

@@ -431,3 +431,24 @@ def revoke_token(token: ApiToken, *, actor: User) -> None:
         token.revoked_at = clock.now()
         db.session.flush()
         audit.record("token.revoke", actor=actor, obj=token)
+
+
+def set_marks_consent(user: User, share: bool, *, actor) -> User:
+    """The learner's own choice to let their sponsors see marks and feedback. Only the learner
+    makes it: nobody can opt someone else in."""
+    if actor is None or actor.id != user.id:
+        raise Conflict("Only the learner can change who sees their marks")
+    share = bool(share)
+    if user.shares_marks_with_sponsor == share:
+        return user
+    before = {"shares_marks_with_sponsor": user.shares_marks_with_sponsor}
+    user.shares_marks_with_sponsor = share
+    db.session.flush()
+    audit.record(
+        "user.marks_consent",
+        actor=actor,
+        obj=user,
+        before=before,
+        after={"shares_marks_with_sponsor": share},
+    )
+    return user

@@ -27,6 +27,17 @@ NATIONS = {
     "northern_ireland": "Northern Ireland",
 }
 
+#: NHS England's seven regions; organisations in the other nations are reported by nation.
+REGIONS = {
+    "london": "London",
+    "south_east": "South East",
+    "south_west": "South West",
+    "east_of_england": "East of England",
+    "midlands": "Midlands",
+    "north_east_and_yorkshire": "North East and Yorkshire",
+    "north_west": "North West",
+}
+
 #: The Wachter review's "at least five" clinician-informaticians per trust.
 DEFAULT_CREDENTIAL_TARGET = 5
 
@@ -44,6 +55,8 @@ class Organisation(TimestampMixin, db.Model):
     credential_target: Mapped[int] = mapped_column(
         nullable=False, default=DEFAULT_CREDENTIAL_TARGET
     )
+    #: An NHS England region (see REGIONS); empty outside England.
+    region: Mapped[str | None] = mapped_column(sa.String(32))
     version: Mapped[int] = version_column()
 
     __mapper_args__ = {"version_id_col": version}
@@ -61,3 +74,10 @@ class Organisation(TimestampMixin, db.Model):
     @property
     def nation_label(self) -> str:
         return NATIONS.get(self.nation, self.nation)
+
+    @property
+    def region_label(self) -> str:
+        """The NHS England region, or the nation for organisations elsewhere."""
+        if self.region:
+            return REGIONS.get(self.region, self.region)
+        return self.nation_label
