@@ -11,6 +11,7 @@ from academy.auth.api_auth import api_user, public
 from academy.auth.models import ApiToken, RoleAssignment, User
 from academy.auth.schemas import (
     AdminUserSchema,
+    MarksSharingSchema,
     MeSchema,
     RoleGrantSchema,
     RoleSchema,
@@ -91,6 +92,27 @@ def revoke_token(token_id):
 def me():
     """The caller, with the role assignments they hold today."""
     return api_user()
+
+
+@blp.get("/me/marks-sharing")
+@blp.response(200, MarksSharingSchema)
+@documented_errors(blp, 401)
+def get_marks_sharing():
+    """Whether the caller's sponsors may see their marks and feedback."""
+    return api_user()
+
+
+@blp.put("/me/marks-sharing")
+@blp.arguments(MarksSharingSchema)
+@blp.response(200, MarksSharingSchema)
+@documented_errors(blp, 400, 401, 422)
+def put_marks_sharing(data):
+    """Opt in to (or out of) sharing marks and feedback with your sponsors. Only you can change
+    it; it applies at once and is audited."""
+    user = api_user()
+    services.set_marks_consent(user, data["shares_marks_with_sponsor"], actor=user)
+    db.session.commit()
+    return user
 
 
 # --- users -------------------------------------------------------------------------------------

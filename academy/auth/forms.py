@@ -7,7 +7,8 @@ password rules themselves live in `academy.auth.passwords` and reach the form as
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, StringField
+from wtforms import Field, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from academy.auth.passwords import MAX_LENGTH, MIN_LENGTH
@@ -88,3 +89,14 @@ class ChangePasswordForm(FlaskForm):
     )
     password = _new_password_field()
     confirm = _confirm_password_field()
+
+
+class MarksSharingForm(FlaskForm):
+    share = RadioField(
+        "Can your sponsoring organisation see your marks and feedback?",
+        choices=[
+            SelectChoice("yes", "Yes, let them see my marks and feedback"),
+            SelectChoice("no", "No, they see only whether I passed and my credits"),
+        ],
+        validators=[InputRequired("Choose whether to share your marks and feedback")],
+    )

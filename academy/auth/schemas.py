@@ -80,6 +80,9 @@ class UserSchema(Schema):
 
 
 class MeSchema(UserSchema):
+    shares_marks_with_sponsor = fields.Boolean(
+        metadata={"description": "Whether the caller lets their sponsors see marks and feedback"}
+    )
     roles = fields.List(
         fields.Nested(RoleSchema),
         metadata={"description": "Role assignments held today"},
@@ -139,4 +142,14 @@ class UserListArgs(PageArgs):
     organisation_id = Id(strict=False)
     role = fields.String(
         validate=validate.OneOf(ROLES), metadata={"description": "Holds this role today"}
+    )
+
+
+class MarksSharingSchema(RequestSchema):
+    shares_marks_with_sponsor = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Let the organisations sponsoring your enrolments see your marks and "
+            "feedback (they always see pass/fail, credits and credentials)"
+        },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -19,7 +20,13 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from academy.auth import services
-from academy.auth.forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm, SignInForm
+from academy.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    MarksSharingForm,
+    NewPasswordForm,
+    SignInForm,
+)
 from academy.auth.models import RoleAssignment
 from academy.core import clock
 from academy.core.errors import DomainError
@@ -164,7 +171,11 @@ def account():
     # Current roles first, then those still to start, then history; newest first within each.
     order = {"current": 0, "future": 1, "ended": 2}
     roles.sort(key=lambda pair: (order[pair[1]], -pair[0].valid_from.toordinal(), -pair[0].id))
-    return render_template("auth/account.html", user=user, roles=roles)
+    from academy.cohorts.policy import is_enrolled
+
+    return render_template(
+        "auth/account.html", user=user, roles=roles, is_learner=is_enrolled(user)
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -185,3 +196,44 @@ def change_password():
             flash("Your password has been changed", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/change_password.html", form=form)
+
+
+def _sponsoring_organisations(user) -> list:
+    from academy.cohorts.models import Enrolment
+    from academy.organisations.models import Organisation
+
+    return list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .where(
+                Organisation.id.in_(
+                    sa.select(Enrolment.sponsor_organisation_id).where(Enrolment.user_id == user.id)
+                )
+            )
+            .order_by(Organisation.name)
+        )
+    )
+
+
+@bp.route("/account/sharing", methods=["GET", "POST"])
+@login_required
+def marks_sharing():
+    """The learner's own choice to show their marks and feedback to their sponsors. Takes
+    effect at once, and is audited."""
+    user = current_user._get_current_object()
+    form = MarksSharingForm()
+    if request.method == "GET":
+        form.share.data = "yes" if user.shares_marks_with_sponsor else "no"
+    if form.validate_on_submit():
+        services.set_marks_consent(user, form.share.data == "yes", actor=user)
+        db.session.commit()
+        flash(
+            "Your sponsors can now see your marks and feedback"
+            if user.shares_marks_with_sponsor
+            else "Your sponsors now see only whether you passed and your credits",
+            "success",
+        )
+        return redirect(url_for("auth.account"))
+    return render_template(
+        "auth/marks_sharing.html", form=form, sponsors=_sponsoring_organisations(user)
+    ), (422 if form.errors else 200)

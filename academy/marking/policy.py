@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from academy.assessment.models import Assignment, Submission
 from academy.assessment.policy import teaches_assignment
 from academy.assessment.services import candidate_number
+from academy.auth.models import User
 from academy.cohorts.models import Cohort, Enrolment, ModuleDelivery
 from academy.core.policy import (
     examined_programme_ids,
@@ -134,9 +135,9 @@ def visible_results(user) -> sa.Select:
 
 def result_mark_reader(user) -> Callable[[ModuleResult], bool]:
     """Who may read a result's `mark`: admins, the learner, the cohort's tutors and the
-    programme's examiners. Sponsors see pass/fail and credits only: learners cannot yet consent
-    to share their marks with their sponsor, so a result seen only as a sponsor never has one.
-    Worked out once per request, so a list needs no query per row."""
+    programme's examiners; and sponsors, for the learners they sponsor who have chosen to share
+    their marks (`User.shares_marks_with_sponsor`). Worked out once per request, so a list needs
+    no query per row."""
     if is_admin(user):
         return lambda result: True
     tutored = tutored_cohort_ids(user)
@@ -147,4 +148,21 @@ def result_mark_reader(user) -> Callable[[ModuleResult], bool]:
         else set()
     )
     readable = tutored | examined_cohorts
-    return lambda result: result.user_id == user.id or result.cohort_id in readable
+    shared: set[tuple[int, int]] = set()
+    if sponsored := sponsored_organisation_ids(user):
+        shared = {
+            (user_id, cohort_id)
+            for user_id, cohort_id in db.session.execute(
+                sa.select(Enrolment.user_id, Enrolment.cohort_id)
+                .join(User, User.id == Enrolment.user_id)
+                .where(
+                    Enrolment.sponsor_organisation_id.in_(sponsored),
+                    User.shares_marks_with_sponsor.is_(True),
+                )
+            )
+        }
+    return lambda result: (
+        result.user_id == user.id
+        or result.cohort_id in readable
+        or (result.user_id, result.cohort_id) in shared
+    )

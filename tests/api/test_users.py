@@ -207,7 +207,7 @@ def test_a_learner_can_read_only_themself(api, make, two_trusts):
     learner = make.user("learner")
     client = api(learner)
     own = client.get(f"users/{learner.id}").get_json()
-    assert set(own) == API_USER_FIELDS | {"roles"}
+    assert set(own) == API_USER_FIELDS | {"roles", "shares_marks_with_sponsor"}
     assert_error(client.get(f"users/{staff['north'][0].id}"), 404)
 
 

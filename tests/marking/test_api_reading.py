@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from academy.assessment.services import candidate_number
+from academy.auth.services import set_marks_consent
 from academy.extensions import db
 from academy.organisations.models import Organisation
 
@@ -224,7 +225,7 @@ def resulted(course, make):
     return assignment
 
 
-def test_results_are_scoped_and_sponsors_never_get_marks(course, make, api, resulted):
+def test_results_are_scoped_and_sponsors_get_no_marks_without_consent(course, make, api, resulted):
     employer = db.session.get(Organisation, course.learner.organisation_id)
     full = {"mark": 64}
     expectations = [
@@ -261,6 +262,24 @@ def test_results_are_scoped_and_sponsors_never_get_marks(course, make, api, resu
         make.learner_in(course.cohort),
     ):
         assert api(outsider).get("results").get_json() == [], outsider
+
+
+def test_a_learners_consent_shows_their_marks_to_their_sponsor_at_once(
+    course, make, api, resulted
+):
+    employer = db.session.get(Organisation, course.learner.organisation_id)
+    sponsor = api(make.user("sponsor", scope=employer))
+    other_sponsor = api(make.user("sponsor", scope=make.organisation()))
+    assert "mark" not in sponsor.get("results").get_json()[0]
+
+    set_marks_consent(course.learner, True, actor=course.learner)
+    db.session.commit()
+    assert sponsor.get("results").get_json()[0]["mark"] == 64
+    assert other_sponsor.get("results").get_json() == []
+
+    set_marks_consent(course.learner, False, actor=course.learner)
+    db.session.commit()
+    assert "mark" not in sponsor.get("results").get_json()[0]
 
 
 def test_a_sponsor_sees_only_the_learners_their_organisation_sponsors(course, make, api):
