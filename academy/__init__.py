@@ -101,6 +101,12 @@ def _register_blueprints(app: Flask) -> None:
     from academy.marking.views import bp as marking_views
     from academy.organisations.api import blp as organisations_api
     from academy.organisations.views import bp as organisations_admin
+    from academy.reporting.academy_api import blp as academy_reports_api
+    from academy.reporting.academy_views import bp as academy_reports_views
+    from academy.reporting.api import blp as reporting_api
+    from academy.reporting.export_api import blp as reporting_exports_api
+    from academy.reporting.export_views import bp as reporting_exports_views
+    from academy.reporting.views import bp as reporting_views
 
     for blueprint in (
         core_views,
@@ -116,6 +122,9 @@ def _register_blueprints(app: Flask) -> None:
         credentials_public,
         credentials_views,
         cpd_views,
+        academy_reports_views,
+        reporting_views,
+        reporting_exports_views,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (
@@ -127,6 +136,9 @@ def _register_blueprints(app: Flask) -> None:
         marking_api,
         credentials_api,
         cpd_api,
+        academy_reports_api,
+        reporting_api,
+        reporting_exports_api,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
         # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.

@@ -136,3 +136,37 @@ def list_keys():
     for public in known:
         marker = "signs" if public == signing else "verifies only"
         click.echo(f"{public}  {marker}  {keys.verification_method_id(public)}")
+
+
+reports_cli = AppGroup("reports", help="Reports for sponsors.")
+academy_cli.add_command(reports_cli)
+
+
+@reports_cli.command("send-summaries")
+@click.option("--dry-run", is_flag=True, help="Say what is due; send and record nothing.")
+@click.option(
+    "--frequency",
+    type=click.Choice(["weekly", "monthly"]),
+    help="Only summaries of this frequency (default: every summary due).",
+)
+def send_summaries(dry_run, frequency):
+    """Email each sponsor the summaries due: weekly ones once an ISO week, monthly ones once a
+    month, as each chose. Safe to run as often as a scheduler likes: what was sent in this period
+    is not sent again. A summary that fails is logged and left for the next run."""
+    from academy.reporting import scheduled
+
+    outcomes = scheduled.send_summaries(frequency=frequency, dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for outcome in outcomes:
+        click.echo(outcome.describe())
+    sent = sum(o.result == "sent" for o in outcomes)
+    failed = sum(o.result == "failed" for o in outcomes)
+    if dry_run:
+        click.echo(f"Dry run: {len(outcomes)} summaries due, none sent.")
+    else:
+        click.echo(f"{sent} summaries sent, {failed} failed.")
+    if failed:
+        raise click.ClickException(f"{failed} summaries failed; see the log.")

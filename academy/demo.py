@@ -25,14 +25,16 @@ from academy.organisations.models import Organisation
 
 DEMO_PASSWORD = "digital-academy-demo"  # noqa: S105 - printed to every demo user on purpose
 
+# (ODS, name, sector, nation, credential target, NHS England region or None outside England)
 ORGANISATIONS = [
-    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "acute", "england", 5),
-    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "acute", "england", 8),
-    ("R0A", "Manchester University NHS Foundation Trust", "acute", "england", 6),
+    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "acute", "england", 5, "london"),
+    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "acute", "england", 8,
+     "midlands"),
+    ("R0A", "Manchester University NHS Foundation Trust", "acute", "england", 6, "north_west"),
     ("RX4", "Cumbria, Northumberland, Tyne and Wear NHS Foundation Trust", "mental_health",
-     "england", 4),
-    ("QWE", "NHS South West London Integrated Care Board", "icb", "england", 3),
-    ("7A4", "Cardiff and Vale University Health Board", "health_board", "wales", 5),
+     "england", 4, "north_east_and_yorkshire"),
+    ("QWE", "NHS South West London Integrated Care Board", "icb", "england", 3, "london"),
+    ("7A4", "Cardiff and Vale University Health Board", "health_board", "wales", 5, None),
 ]  # fmt: skip
 
 # (email, name, role, ODS of employer (and of a sponsor's scope), registration)
@@ -164,10 +166,21 @@ def sign_ins() -> list[str]:
     ]
 
 
-def _organisation(ods, name, sector, nation, target) -> Organisation:
+def _organisation(ods, name, sector, nation, target, region) -> Organisation:
     existing = organisation_services.organisation_by_ods(ods)
-    return existing or organisation_services.create_organisation(
-        actor=None, ods_code=ods, name=name, sector=sector, nation=nation, credential_target=target
+    if existing is not None:
+        # Demo data loaded before regions were recorded gains them on the next load.
+        if existing.region != region:
+            organisation_services.update_organisation(existing, actor=None, region=region)
+        return existing
+    return organisation_services.create_organisation(
+        actor=None,
+        ods_code=ods,
+        name=name,
+        sector=sector,
+        nation=nation,
+        credential_target=target,
+        region=region,
     )
 
 

@@ -14,8 +14,6 @@ size of the record.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,7 +24,7 @@ import sqlalchemy as sa
 from academy.auth.models import User
 from academy.catalogue.models import Module
 from academy.cohorts.models import HOLDS_A_PLACE, Cohort, Enrolment, ModuleDelivery
-from academy.core import clock
+from academy.core import clock, spreadsheets
 from academy.core.calendar import uk_date
 from academy.cpd.models import CPD_ACTIVITY_TYPES, CpdEntry
 from academy.credentials.models import Credential
@@ -319,37 +317,23 @@ def hours_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _safe(value) -> str:
-    """Spreadsheets run cells starting with these as formulas; a leading quote keeps them text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_lines(lines: list[RecordLine], credential_url) -> Iterator[str]:
-    """The record as CSV, a line at a time. It starts with a byte-order mark so spreadsheet
-    programs read names with accents (and emoji) as UTF-8."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(values) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([_safe(v) for v in values])
-        return buffer.getvalue()
-
-    yield "\ufeff" + line(CSV_HEADER)
-    for row in lines:
-        yield line(
+    """The record as CSV, a line at a time, safe to open in a spreadsheet program."""
+    return spreadsheets.csv_lines(
+        CSV_HEADER,
+        (
             [
                 row.source,
                 row.title,
                 row.activity,
                 row.provider,
-                row.started_on.isoformat(),
-                row.ended_on.isoformat() if row.ended_on else "",
+                row.started_on,
+                row.ended_on,
                 hours_text(row.hours),
                 row.outcome,
-                credential_url(row.credential) if row.credential else "",
+                credential_url(row.credential) if row.credential else None,
                 row.reflection,
             ]
-        )
+            for row in lines
+        ),
+    )

@@ -8,8 +8,6 @@ their mark is released: a mark, a status or a link beside a name would undo the 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +18,7 @@ from academy.assessment.models import Assignment, Submission
 from academy.auth.models import User
 from academy.catalogue.models import Module
 from academy.cohorts.models import Cohort, Enrolment, ModuleDelivery
+from academy.core import spreadsheets
 from academy.extensions import db
 from academy.marking.models import Mark, ModuleResult
 
@@ -144,12 +143,6 @@ def build_gradebook(cohort: Cohort) -> Gradebook:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _safe(value) -> str:
-    """Spreadsheets run cells starting with these as formulas; a leading quote keeps them text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _number(value: Decimal | None) -> str:
     return "" if value is None else f"{value:f}"
 
@@ -164,30 +157,24 @@ def result_text(result: ModuleResult | None) -> str:
 
 def csv_lines(book: Gradebook) -> Iterator[str]:
     """The gradebook as CSV text, a line at a time, so a large cohort streams."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(values) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([_safe(v) for v in values])
-        return buffer.getvalue()
-
     header = ["Learner", "Email", "Enrolment"]
     for a in book.assignments:
         title = f"{a.delivery.module.code} {a.title}"
         header += [f"{title}: mark out of {a.max_mark}", f"{title}: status"]
     for m in book.modules:
         header += [f"{m.code} result %", f"{m.code} outcome", f"{m.code} credits"]
-    yield line(header)
-    for row in book.rows:
-        values = [row.name, row.email, row.enrolment_status]
-        for cell in row.cells:
-            values += [_number(cell.mark), cell.label]
-        for result in row.results:
-            values += [
-                _number(result.mark) if result else "",
-                result_text(result),
-                result.credits if result else 0,
-            ]
-        yield line(values)
+
+    def rows():
+        for row in book.rows:
+            values = [row.name, row.email, row.enrolment_status]
+            for cell in row.cells:
+                values += [_number(cell.mark), cell.label]
+            for result in row.results:
+                values += [
+                    _number(result.mark) if result else "",
+                    result_text(result),
+                    result.credits if result else 0,
+                ]
+            yield values
+
+    return spreadsheets.csv_lines(header, rows())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -11,9 +12,15 @@ from flask import current_app, render_template
 
 from academy.core import clock
 
+#: (file name, MIME type such as "text/csv", content)
+Attachment = tuple[str, str, bytes]
 
-def send_email(to: str, subject: str, template: str, **context) -> EmailMessage:
-    """Render `templates/email/<template>.txt` (and `.html` when present) and send it."""
+
+def send_email(
+    to: str, subject: str, template: str, *, attachments: Sequence[Attachment] = (), **context
+) -> EmailMessage:
+    """Render `templates/email/<template>.txt` (and `.html` when present) and send it, with any
+    `attachments`."""
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_DEFAULT_SENDER"]
@@ -24,6 +31,13 @@ def send_email(to: str, subject: str, template: str, **context) -> EmailMessage:
     html_template = f"email/{template}.html"
     if html_template in current_app.jinja_env.list_templates():
         message.add_alternative(render_template(html_template, **context), subtype="html")
+    for name, mimetype, content in attachments:
+        maintype, _, subtype = mimetype.partition("/")
+        # Text attachments are UTF-8; without saying so, readers assume ASCII.
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        message.add_attachment(
+            content, maintype=maintype, subtype=subtype, filename=name, params=params
+        )
 
     backend = config["MAIL_BACKEND"]
     if backend == "memory":

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from academy.core.forms import VersionedForm, stop_if_unreadable
-from academy.organisations.models import DEFAULT_CREDENTIAL_TARGET, NATIONS, SECTORS
+from academy.organisations.models import DEFAULT_CREDENTIAL_TARGET, NATIONS, REGIONS, SECTORS
 
 
 def _choices(labels: dict[str, str], prompt: str) -> list[SelectChoice]:
@@ -45,6 +45,13 @@ class OrganisationForm(FlaskForm):
         validators=[InputRequired("Choose a nation")],
         invalid_choice_message="Choose a nation from the list",
     )
+    region = SelectField(
+        "NHS England region",
+        description="Only for organisations in England; leave as none for the other nations",
+        choices=_choices(REGIONS, "None (outside England)"),
+        validators=[Optional()],
+        invalid_choice_message="Choose a region from the list",
+    )
     credential_target = IntegerField(
         "Credential target",
         description="How many credentialed clinician-informaticians the organisation aims for",
@@ -63,6 +70,7 @@ class OrganisationForm(FlaskForm):
             "name": self.name.data,
             "sector": self.sector.data,
             "nation": self.nation.data,
+            "region": self.region.data or None,
             "credential_target": self.credential_target.data,
         }
 

@@ -12,11 +12,12 @@ from academy.extensions import db
 from academy.organisations.models import (
     DEFAULT_CREDENTIAL_TARGET,
     NATIONS,
+    REGIONS,
     SECTORS,
     Organisation,
 )
 
-FIELDS = ("ods_code", "name", "sector", "nation", "credential_target")
+FIELDS = ("ods_code", "name", "sector", "nation", "region", "credential_target")
 #: ODS codes are 3 to 6 letters and digits (trusts RJ1, ICBs QWE, practices A81001, sites RJ122).
 ODS_CODE = re.compile(r"^[A-Z0-9]{3,6}$")
 
@@ -40,6 +41,14 @@ def _validate(organisation: Organisation) -> None:
         raise DomainError(f"Sector must be one of: {', '.join(SECTORS)}", field="sector")
     if organisation.nation not in NATIONS:
         raise DomainError(f"Nation must be one of: {', '.join(NATIONS)}", field="nation")
+    if organisation.region is not None:
+        if organisation.region not in REGIONS:
+            raise DomainError(f"Region must be one of: {', '.join(REGIONS)}", field="region")
+        # NHS England's regions divide England only; elsewhere reports group by nation.
+        if organisation.nation != "england":
+            raise DomainError(
+                "Only organisations in England have an NHS England region", field="region"
+            )
     if organisation.credential_target is None or organisation.credential_target < 0:
         raise DomainError("Credential target must be 0 or more", field="credential_target")
 
@@ -52,6 +61,7 @@ def create_organisation(
     sector: str,
     nation: str,
     credential_target: int | None = None,
+    region: str | None = None,
 ) -> Organisation:
     ods_code = (ods_code or "").strip().upper()
     if organisation_by_ods(ods_code) is not None:
@@ -64,6 +74,7 @@ def create_organisation(
         credential_target=DEFAULT_CREDENTIAL_TARGET
         if credential_target is None
         else credential_target,
+        region=region or None,
     )
     _validate(organisation)
     db.session.add(organisation)
@@ -91,6 +102,9 @@ def update_organisation(
         if field in fields and fields[field] is not None:
             value = fields[field]
             setattr(organisation, field, value.strip() if isinstance(value, str) else value)
+    # Unlike the other fields, an empty region is a value: the organisation has none.
+    if "region" in fields:
+        organisation.region = fields["region"] or None
     _validate(organisation)
     db.session.flush()
     old, new = audit.changes(before, snapshot(organisation))

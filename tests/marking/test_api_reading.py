@@ -264,9 +264,7 @@ def test_results_are_scoped_and_sponsors_get_no_marks_without_consent(course, ma
         assert api(outsider).get("results").get_json() == [], outsider
 
 
-def test_a_learners_consent_shows_their_marks_to_their_sponsor_at_once(
-    course, make, api, resulted
-):
+def test_a_learners_consent_shows_their_marks_to_their_sponsor_at_once(course, make, api, resulted):
     employer = db.session.get(Organisation, course.learner.organisation_id)
     sponsor = api(make.user("sponsor", scope=employer))
     other_sponsor = api(make.user("sponsor", scope=make.organisation()))
