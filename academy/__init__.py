@@ -148,6 +148,14 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from academy.audit.services import origin_ip
     from academy.auth.api_auth import authenticate_api_request, note_api_token_use
+    from academy.core import jobs
+
+    # Registered first so it runs last: after every other hook, once the request's change has
+    # committed, send its emails (when no Redis worker is there to do it).
+    @app.after_request
+    def run_committed_jobs(response):
+        jobs.run_ready()
+        return response
 
     @app.before_request
     def remember_origin():

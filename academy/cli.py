@@ -8,11 +8,19 @@ from flask.cli import AppGroup
 
 from academy.auth import services as auth_services
 from academy.auth.models import ROLES
+from academy.core import jobs
 from academy.core.errors import DomainError
 from academy.extensions import db
 from academy.organisations import services as organisation_services
 
 academy_cli = AppGroup("academy", help="Academy administration commands.")
+
+
+def _commit() -> None:
+    """Commit, then run the jobs the change queued (its emails) when there is no Redis worker
+    to take them."""
+    db.session.commit()
+    jobs.run_ready()
 
 
 def _fail(error: DomainError) -> None:
@@ -56,7 +64,7 @@ def create_user(email, password, name, role, ods_code):
             )
     except DomainError as error:
         _fail(error)
-    db.session.commit()
+    _commit()
     click.echo(f"Created {user.email}" + (f" with the {role} role" if role else ""))
 
 
@@ -69,7 +77,7 @@ def demo(force):
     if current_app.config["ACADEMY_ENV"] == "production" and not force:
         raise click.ClickException("Refusing to load demo data in production (use --force).")
     summary = demo_data.load()
-    db.session.commit()
+    _commit()
     click.echo(
         f"Demo data ready: {summary['organisations']} organisations, {summary['users']} users, "
         f"{summary['programmes']} programme, {summary['cohorts']} cohorts, "
@@ -159,7 +167,7 @@ def send_summaries(dry_run, frequency):
     if dry_run:
         db.session.rollback()
     else:
-        db.session.commit()
+        _commit()
     for outcome in outcomes:
         click.echo(outcome.describe())
     sent = sum(o.result == "sent" for o in outcomes)

@@ -363,6 +363,14 @@ def _graduates(admin, programme, modules, people) -> None:
                         "comments for where the analysis could go further.",
                     )  # fmt: skip
                 marking_services.release(assignment, actor=tutor)
+        with clock.frozen_at(datetime(2026, 7, 20, 9, tzinfo=UTC)):
+            for email in GRADUATES:
+                cohort_services.change_status(
+                    cohort_services.enrolment_of(people[email], cohort),
+                    status="completed",
+                    reason="Completed the 2025-26 programme year",
+                    actor=admin,
+                )
 
 
 def _external_credentials(admin, people) -> None:

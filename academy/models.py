@@ -20,5 +20,6 @@ from academy.content.models import ContentSection, Resource, ResourceCompletion 
 from academy.cpd.models import CpdEntry  # noqa: F401
 from academy.credentials.models import Credential, IssuerKey, StatusList  # noqa: F401
 from academy.marking.models import Mark, MarkHistory, ModuleResult  # noqa: F401
+from academy.notifications.models import OutboxMessage  # noqa: F401
 from academy.organisations.models import Organisation  # noqa: F401
 from academy.reporting.models import ReportSubscription  # noqa: F401

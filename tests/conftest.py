@@ -7,6 +7,7 @@ default is a temporary SQLite file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import orm
 
 from academy import create_app
+from academy.core import jobs
 from academy.extensions import db as _db
 from academy.extensions import limiter
 from academy.notifications.mail import sent_messages
@@ -97,7 +99,9 @@ def db(request, app):
 def _fresh_limits_and_mail(app):
     limiter.reset()
     sent_messages(app).clear()
+    jobs.discard_ready()
     yield
+    jobs.discard_ready()
 
 
 @pytest.fixture
@@ -117,9 +121,33 @@ def make(db, app) -> Factories:
     return Factories(app)
 
 
+class DeliveredMail(Sequence):
+    """The messages the memory transport has sent, after running the delivery jobs that
+    committed changes have queued (as the request hook or a worker would)."""
+
+    def __init__(self, app):
+        self._app = app
+
+    def _messages(self):
+        jobs.run_ready()
+        return sent_messages(self._app)
+
+    def __getitem__(self, index):
+        return self._messages()[index]
+
+    def __len__(self):
+        return len(self._messages())
+
+    def clear(self):
+        self._messages().clear()
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+
 @pytest.fixture
 def outbox(app):
-    return sent_messages(app)
+    return DeliveredMail(app)
 
 
 @pytest.fixture

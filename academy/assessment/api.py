@@ -304,8 +304,8 @@ def submit(data, submission_id):
     submission = _submission_or_404(submission_id)
     _own_work(submission)
     receipt = services.submit(submission, declaration=data["declaration"], actor=api_user())
+    services.send_receipt(receipt)
     db.session.commit()
-    _email_receipt(receipt)
     return {
         "id": submission.id,
         "assignment_id": submission.assignment_id,
@@ -315,15 +315,6 @@ def submit(data, submission_id):
         "version": submission.version,
         "receipt": receipt,
     }
-
-
-def _email_receipt(receipt) -> None:
-    # The work and its receipt are saved and in the answer; a mail server being down must not
-    # turn that into an error the learner would read as "not submitted".
-    try:
-        services.send_receipt(receipt)
-    except Exception:
-        log.exception("could not email receipt %s", receipt.id)
 
 
 @blp.get(f"/submissions/<{ID}:submission_id>")

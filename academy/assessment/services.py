@@ -412,7 +412,8 @@ def reopen(submission: Submission, *, actor, reason: str) -> Submission:
 
 
 def send_receipt(receipt: SubmissionReceipt) -> None:
-    """Email the receipt; call after the commit so no email describes work that was not saved."""
+    """Queue the receipt email in the submission's own transaction, so no email describes work
+    that was not saved."""
     from academy.core.urls import external_url
     from academy.notifications.mail import send_email
 

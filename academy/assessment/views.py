@@ -239,6 +239,7 @@ def submit(assignment_id: int):
             receipt = services.submit(
                 submission, declaration=form.declaration.data, actor=current_user
             )
+            services.send_receipt(receipt)
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -246,7 +247,6 @@ def submit(assignment_id: int):
             status = error.status
         else:
             log.info("submission %s submitted by %s", submission.id, current_user.id)
-            _email_receipt(receipt)
             flash("Your work has been submitted", "success")
             return redirect(url_for(".receipt", receipt_id=receipt.id))
     return render_template(
@@ -257,20 +257,6 @@ def submit(assignment_id: int):
         deadline=services.deadline_for(assignment, current_user.id),
         now=clock.now(),
     ), status
-
-
-def _email_receipt(receipt: SubmissionReceipt) -> None:
-    """The submission is already safe; a mail server being down must not turn that into an
-    error page, so the learner is told to keep the on-screen receipt instead."""
-    try:
-        services.send_receipt(receipt)
-    except Exception:
-        log.exception("receipt %s could not be emailed", receipt.id)
-        flash(
-            "We could not email your receipt. Your work is submitted: keep this page, or "
-            "come back to it from the assignment page.",
-            "info",
-        )
 
 
 @bp.get("/receipts/<int:receipt_id>")

@@ -42,6 +42,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: The learner's choice to let their sponsoring organisations see their marks and feedback.
     #: Off until they opt in; changed only by them, and audited.
     shares_marks_with_sponsor: Mapped[bool] = mapped_column(nullable=False, default=False)
+    #: Optional email categories (academy.notifications.preferences.OPTIONAL) turned off.
+    email_opt_outs: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
     version: Mapped[int] = version_column()
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")

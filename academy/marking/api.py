@@ -195,8 +195,8 @@ def release(data, assignment_id):
     if not policy.can_mark(caller, assignment):
         abort(403, description="Only the cohort's tutors and admins can release marks.")
     released = services.release(assignment, actor=caller)
+    services.send_release_notices(released)
     db.session.commit()
-    _email_learners(released)
     return {"released": len(released)}
 
 
@@ -216,15 +216,6 @@ def ratify(data, assignment_id):
     ratified = services.ratify(assignment, actor=caller)
     db.session.commit()
     return {"ratified": len(ratified)}
-
-
-def _email_learners(marks: list[Mark]) -> None:
-    # The marks are released and committed; a mail server being down must not turn that into an
-    # error the tutor would read as "not released".
-    try:
-        services.send_release_notices(marks)
-    except Exception:
-        log.exception("could not email %d learners about released marks", len(marks))
 
 
 # --- what learners, staff and sponsors read ----------------------------------------------------
@@ -260,8 +251,9 @@ def my_marks(args):
 def results(args):
     """Module results, worked out from released final marks: admins all; tutors their cohorts';
     examiners their programmes' cohorts'; learners their own; sponsors those of the learners
-    their organisations sponsor, with pass/fail and credits but never the `mark` (learners
-    cannot yet consent to share marks with their sponsor). Filter by `cohort_id`, `user_id`."""
+    their organisations sponsor, with pass/fail and credits, and the `mark` only where the
+    learner has chosen to share marks with their sponsor (`PUT /me/marks-sharing`). Filter by
+    `cohort_id`, `user_id`."""
     caller = api_user()
     stmt = policy.visible_results(caller)
     if args.get("cohort_id") is not None:

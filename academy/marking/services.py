@@ -391,8 +391,9 @@ def release(assignment: Assignment, *, actor) -> list[Mark]:
 
 
 def send_release_notices(marks: list[Mark]) -> None:
-    """Tell each learner their mark is out (template `email/marks_released`). Call after the
-    commit, so no email announces a release that was rolled back. The email holds no mark."""
+    """Tell each learner their mark is out (template `email/marks_released`). Queued in the
+    release's own transaction, so no email announces a release that was rolled back. The email
+    holds no mark."""
     from academy.core.urls import external_url
     from academy.notifications.mail import send_email
 

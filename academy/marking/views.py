@@ -415,11 +415,11 @@ def release(assignment_id: int):
     form = ReleaseForm()
     if form.validate_on_submit():
         released = services.release(assignment, actor=current_user)
+        services.send_release_notices(released)
         db.session.commit()
         log.info("%s marks of assignment %s released by %s", len(released), assignment.id,
                  current_user.id)  # fmt: skip
         if released:
-            _email_release(released)
             noun = "mark has" if len(released) == 1 else "marks have"
             flash(f"{len(released)} {noun} been released. Learners have been told.", "success")
         else:
@@ -471,16 +471,6 @@ def ratify(assignment_id: int):
     else:
         flash("There is nothing new to ratify", "info")
     return redirect(url_for(".release", assignment_id=assignment.id))
-
-
-def _email_release(marks: list[Mark]) -> None:
-    """Tell each learner their feedback is ready (never the mark itself). The release is already
-    committed, so a mail failure is logged and reported, not turned into an error page."""
-    try:
-        services.send_release_notices(marks)
-    except Exception:
-        log.exception("release emails could not all be sent")
-        flash("Some learners could not be emailed. Their marks are released.", "info")
 
 
 # --- the learner's marks -----------------------------------------------------------------------

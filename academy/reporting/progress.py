@@ -327,6 +327,23 @@ def credential_summary(organisation: Organisation, credentials: list[Credential]
     )
 
 
+def _quiet_too_long(
+    enrolment: Enrolment, last_activity: datetime | None, inactive_before: datetime, now: datetime
+) -> bool:
+    """Silence counts only while there is something to do: the cohort has started and not
+    ended, the learner has been enrolled for the whole window, and has done nothing in it."""
+    cohort = enrolment.cohort
+    today = uk_date(now)
+    if cohort.starts_on > today or cohort.ends_on < today:
+        return False
+    if enrolment.created_at is not None and enrolment.created_at > inactive_before:
+        return False
+    started = datetime.combine(cohort.starts_on, datetime.min.time(), tzinfo=now.tzinfo)
+    if started > inactive_before:
+        return False
+    return last_activity is None or last_activity < inactive_before
+
+
 def organisation_report(
     organisation: Organisation, *, now: datetime | None = None
 ) -> OrganisationReport:
@@ -397,7 +414,7 @@ def organisation_report(
         if ongoing:
             for code in failed_codes:
                 progress.risks.append(f"Did not pass module {code}")
-            if progress.last_activity is None or progress.last_activity < inactive_before:
+            if _quiet_too_long(enrolment, progress.last_activity, inactive_before, now):
                 progress.risks.append(f"No activity for {INACTIVE_WEEKS} weeks or more")
         learners.append(progress)
 

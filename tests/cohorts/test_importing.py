@@ -257,4 +257,6 @@ def test_importing_creates_the_missing_accounts_and_enrols_everyone(
     assert all(h.reason == "Enrolled by CSV import" for e in result.enrolments for h in e.history)
 
     assert importing.send_invitations(result.created) == 0
+    assert outbox == []  # queued, and sent once the caller commits
+    db.session.commit()
     assert [m["To"] for m in outbox] == ["liam.evans@nhs.test"]

@@ -189,7 +189,9 @@ def test_progress_has_a_row_per_sponsored_enrolment(make, trust, cohort, as_spon
     keen = make.learner_in(cohort, organisation=trust, name="Ann Keen", staff_number="111")
     keen.last_login_at = NOW - timedelta(days=1)
     make.submission(assignment, keen)
-    make.learner_in(cohort, organisation=trust, name="Bob Quiet", staff_number="222")
+    with clock.frozen_at(NOW - timedelta(weeks=8)):
+        # Enrolled long enough ago for weeks of silence to count.
+        make.learner_in(cohort, organisation=trust, name="Bob Quiet", staff_number="222")
     make.learner_in(cohort, name="Someone Else")
 
     response = as_sponsor.get(page_path(trust, "progress", "csv"))

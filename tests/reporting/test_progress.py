@@ -129,3 +129,23 @@ def test_the_report_reads_a_fixed_number_of_queries(make, trust):
     small = build(2)
     large = build(12)
     assert small == large
+
+
+def test_silence_counts_only_while_there_is_something_to_do(make, trust):
+    """A graduate whose cohort has ended, and a learner enrolled last week, are not flagged for
+    weeks without activity; a learner quiet for the whole window of a running cohort is."""
+    running = make.cohort(
+        starts_on=(NOW - timedelta(weeks=10)).date(), ends_on=NOW.date() + timedelta(weeks=20)
+    )
+    ended = make.cohort(
+        starts_on=(NOW - timedelta(weeks=60)).date(), ends_on=(NOW - timedelta(weeks=8)).date()
+    )
+    with clock.frozen_at(NOW - timedelta(weeks=9)):
+        quiet = make.learner_in(running, organisation=trust, name="Quiet Throughout")
+        make.learner_in(ended, organisation=trust, name="Graduate")
+    with clock.frozen_at(NOW - timedelta(days=6)):
+        make.learner_in(running, organisation=trust, name="New This Week")
+    with clock.frozen_at(NOW):
+        report = organisation_report(trust)
+    flagged = {p.user.name for p in report.learners if p.risks}
+    assert flagged == {quiet.name}

@@ -39,7 +39,10 @@ def sponsor(make, trust):
 
 @pytest.fixture
 def cohort(make):
-    return make.cohort(programme=make.programme(core=[make.module(credential_valid_months=2)]))
+    return make.cohort(
+        programme=make.programme(core=[make.module(credential_valid_months=2)]),
+        starts_on=date(2026, 9, 1),
+    )
 
 
 def subscription(user, organisation) -> ReportSubscription | None:
@@ -86,7 +89,9 @@ def test_a_monthly_summary_has_the_headline_numbers_links_and_the_csv(
     holder = make.learner_in(cohort, organisation=trust, name="Zoë Holder", staff_number="123")
     holder.last_login_at = NOW
     credential = make.credential(holder, cohort, assignment=assignment)
-    make.learner_in(cohort, organisation=trust, name="<b>Quiet</b> Learner")
+    with clock.frozen_at(NOW - timedelta(weeks=8)):
+        # Enrolled long enough ago for weeks of silence to count.
+        make.learner_in(cohort, organisation=trust, name="<b>Quiet</b> Learner")
     make.learner_in(cohort, name="Someone Elsewhere")
 
     [outcome] = send()

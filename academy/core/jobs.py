@@ -1,0 +1,119 @@
+"""Background jobs that start only once the change that asked for them has committed.
+
+`enqueue(name, *args)` notes a job on the current database session. When the session commits,
+the jobs go to RQ on Redis (when `REDIS_URL` is set, for `flask academy worker` to run), or, with
+no Redis (the embedded default), they run in this process straight after the request or command
+(`run_ready`). A rolled-back change enqueues nothing. Jobs must be idempotent: RQ retries them,
+and the outbox's sweeper may run one again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from academy.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "academy"
+_SESSION_KEY = "academy_jobs"
+#: Jobs by name: RQ stores the name, so renaming a function never strands queued jobs.
+JOBS: dict[str, Callable] = {}
+#: Jobs committed in this context and waiting to run in-process (no Redis).
+_ready: ContextVar[list | None] = ContextVar("academy_ready_jobs", default=None)
+
+
+def job(name: str):
+    def register(function: Callable) -> Callable:
+        JOBS[name] = function
+        return function
+
+    return register
+
+
+def enqueue(name: str, *args, delay: timedelta | None = None) -> None:
+    """Run job `name` with `args` after the current transaction commits (or `delay` after it,
+    with Redis; without Redis a delayed job waits for the next `run-scheduled` sweep)."""
+    if name not in JOBS:
+        raise KeyError(f"no job called {name}")
+    db.session().info.setdefault(_SESSION_KEY, []).append((name, args, delay))
+
+
+def redis_connection():
+    from redis import Redis
+
+    return Redis.from_url(current_app.config["REDIS_URL"])
+
+
+def queue():
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=redis_connection())
+
+
+@event.listens_for(Session, "after_commit")
+def _release_jobs(session: Session) -> None:
+    jobs = session.info.pop(_SESSION_KEY, None)
+    if not jobs:
+        return
+    if current_app.config.get("REDIS_URL"):
+        from rq import Retry
+
+        target = queue()
+        for name, args, delay in jobs:
+            retry = Retry(max=3, interval=[10, 60, 300])
+            if delay:
+                target.enqueue_in(delay, perform, name, *args, retry=retry)
+            else:
+                target.enqueue(perform, name, *args, retry=retry)
+        return
+    ready = _ready.get()
+    if ready is None:
+        ready = []
+        _ready.set(ready)
+    ready.extend((name, args) for name, args, delay in jobs if delay is None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_jobs(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
+
+
+def perform(name: str, *args):
+    """Run one job in its own transaction: commit what it did, or roll it back and re-raise so
+    RQ records the failure (and retries it)."""
+    try:
+        result = JOBS[name](*args)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def run_ready() -> int:
+    """Run, in this process, the jobs committed so far with no Redis to take them, including
+    any they enqueue in turn. A failing job is logged and left to its own retry rules."""
+    ran = 0
+    while True:
+        ready = _ready.get()
+        if not ready:
+            return ran
+        name, args = ready.pop(0)
+        try:
+            perform(name, *args)
+        except Exception:
+            log.exception("job %s%r failed", name, args)
+        ran += 1
+
+
+def discard_ready() -> None:
+    """Forget jobs waiting to run in-process (tests that roll everything back)."""
+    _ready.set(None)
