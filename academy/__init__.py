@@ -99,6 +99,8 @@ def _register_blueprints(app: Flask) -> None:
     from academy.credentials.views import bp as credentials_views
     from academy.marking.api import blp as marking_api
     from academy.marking.views import bp as marking_views
+    from academy.notifications.api import blp as notifications_api
+    from academy.notifications.views import bp as notifications_views
     from academy.organisations.api import blp as organisations_api
     from academy.organisations.views import bp as organisations_admin
     from academy.reporting.academy_api import blp as academy_reports_api
@@ -125,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
         academy_reports_views,
         reporting_views,
         reporting_exports_views,
+        notifications_views,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (
@@ -139,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         academy_reports_api,
         reporting_api,
         reporting_exports_api,
+        notifications_api,
     ):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
         # The API authenticates with bearer tokens, never the session cookie, so CSRF cannot apply.

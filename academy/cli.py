@@ -93,6 +93,29 @@ def demo(force):
         click.echo(f"A credential anyone can verify: {summary['award_url']}")
 
 
+@academy_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs queued now, then stop.")
+def worker(burst):
+    """Run background jobs from Redis (emails, and their retries once due) until stopped.
+    Needs REDIS_URL: without Redis, jobs run in the web process after each request."""
+    from redis.exceptions import RedisError
+
+    from academy.notifications import worker as academy_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException(
+            "REDIS_URL is not set, so there is no queue to work: without Redis, jobs run in "
+            "the web process after each request. Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
+            "for the web app and the worker alike."
+        )
+    try:
+        jobs.redis_connection().ping()
+    except RedisError as error:
+        raise click.ClickException(f"Cannot reach Redis at REDIS_URL: {error}") from error
+    click.echo(f"Working queue {jobs.QUEUE_NAME!r}" + (" until it is empty." if burst else "."))
+    academy_worker.run(current_app._get_current_object(), burst=burst)
+
+
 keys_cli = AppGroup("keys", help="The keys that sign the academy's credentials.")
 academy_cli.add_command(keys_cli)
 
@@ -178,3 +201,27 @@ def send_summaries(dry_run, frequency):
         click.echo(f"{sent} summaries sent, {failed} failed.")
     if failed:
         raise click.ClickException(f"{failed} summaries failed; see the log.")
+
+
+@academy_cli.command("run-scheduled")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent; send and record nothing.")
+def run_scheduled(dry_run):
+    """The scheduled work, for cron or a scheduler container: queue again the emails due a
+    retry, then send the deadline reminders, feedback-overdue alerts and admin digest,
+    credential expiry reminders and sponsors' summaries that are due. Safe to run as often as
+    a scheduler likes: each email goes once. A step that fails is logged and rolled back
+    without stopping the others, and the command then exits with an error."""
+    from academy.notifications import scheduled
+
+    results = scheduled.run_scheduled(dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        _commit()
+    for result in results:
+        click.echo(result.describe(dry_run=dry_run))
+        for line in [*result.lines, *(result.messages if dry_run else [])]:
+            click.echo(f"  {line}")
+    failed = [result.label for result in results if result.failed]
+    if failed:
+        raise click.ClickException(f"Failed: {', '.join(failed)}; see the log.")

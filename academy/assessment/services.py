@@ -534,4 +534,23 @@ def decide_extension(
         after={"status": extension.status, "granted_due_at": extension.granted_due_at.isoformat()
                if extension.granted_due_at else None, "comment": comment},
     )  # fmt: skip
+    send_extension_decision(extension)
     return extension
+
+
+def send_extension_decision(extension: Extension) -> None:
+    """Tell the learner a tutor's decision (template `email/extension_decision`), in the
+    decision's own transaction."""
+    from academy.core.urls import external_url
+    from academy.notifications.mail import send_email
+
+    assignment = extension.assignment
+    send_email(
+        extension.user.email,
+        f"Extension {extension.status}: {assignment.title}",
+        "extension_decision",
+        user=extension.user,
+        extension=extension,
+        assignment=assignment,
+        link=external_url("assessment.assignment", assignment_id=assignment.id),
+    )

@@ -3,8 +3,9 @@
 `enqueue(name, *args)` notes a job on the current database session. When the session commits,
 the jobs go to RQ on Redis (when `REDIS_URL` is set, for `flask academy worker` to run), or, with
 no Redis (the embedded default), they run in this process straight after the request or command
-(`run_ready`). A rolled-back change enqueues nothing. Jobs must be idempotent: RQ retries them,
-and the outbox's sweeper may run one again.
+(`run_ready`). A rolled-back change enqueues nothing, and a rolled-back savepoint drops the jobs
+queued inside it; releasing a savepoint is not the commit, so its jobs wait for the real one.
+Jobs must be idempotent: RQ retries them, and the outbox's sweeper may run one again.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def enqueue(name: str, *args, delay: timedelta | None = None) -> None:
     with Redis; without Redis a delayed job waits for the next `run-scheduled` sweep)."""
     if name not in JOBS:
         raise KeyError(f"no job called {name}")
-    db.session().info.setdefault(_SESSION_KEY, []).append((name, args, delay))
+    session = db.session()
+    # With the savepoint it was queued in, if any: rolling that back drops this job.
+    session.info.setdefault(_SESSION_KEY, []).append(
+        (name, args, delay, session.get_nested_transaction())
+    )
 
 
 def redis_connection():
@@ -60,19 +65,31 @@ def queue():
 
 @event.listens_for(Session, "after_commit")
 def _release_jobs(session: Session) -> None:
-    jobs = session.info.pop(_SESSION_KEY, None)
+    # SQLAlchemy calls this when a savepoint is released too; the change is not committed yet.
+    if session.in_nested_transaction():
+        return
+    jobs = [(name, args, delay) for name, args, delay, _ in session.info.pop(_SESSION_KEY, [])]
     if not jobs:
         return
     if current_app.config.get("REDIS_URL"):
+        from redis.exceptions import RedisError
         from rq import Retry
 
-        target = queue()
-        for name, args, delay in jobs:
-            retry = Retry(max=3, interval=[10, 60, 300])
-            if delay:
-                target.enqueue_in(delay, perform, name, *args, retry=retry)
-            else:
-                target.enqueue(perform, name, *args, retry=retry)
+        try:
+            target = queue()
+            for name, args, delay in jobs:
+                retry = Retry(max=3, interval=[10, 60, 300])
+                if delay:
+                    target.enqueue_in(delay, perform, name, *args, retry=retry)
+                else:
+                    target.enqueue(perform, name, *args, retry=retry)
+        except RedisError:
+            # The change has committed: failing now would tell the user it had not. Emails
+            # stay pending in the outbox, and the next sweep (worker start or run-scheduled)
+            # queues them again.
+            log.exception(
+                "could not queue %d jobs on Redis; the outbox sweep will retry", len(jobs)
+            )
         return
     ready = _ready.get()
     if ready is None:
@@ -81,9 +98,24 @@ def _release_jobs(session: Session) -> None:
     ready.extend((name, args) for name, args, delay in jobs if delay is None)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_jobs(session: Session) -> None:
-    session.info.pop(_SESSION_KEY, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_jobs(session: Session, previous_transaction) -> None:
+    """Forget the jobs queued in what was rolled back: everything, or one savepoint's."""
+    if not previous_transaction.nested:
+        session.info.pop(_SESSION_KEY, None)
+        return
+    if jobs := session.info.get(_SESSION_KEY):
+        session.info[_SESSION_KEY] = [
+            job for job in jobs if not _inside(job[3], previous_transaction)
+        ]
+
+
+def _inside(transaction, savepoint) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def perform(name: str, *args):

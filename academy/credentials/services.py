@@ -152,7 +152,27 @@ def _issue(credential: Credential, *, actor) -> Credential:
         obj=credential,
         after={"kind": credential.kind, "title": credential.title, "user_id": credential.user_id},
     )
+    _tell_learner(credential, "credential_issued", f"Your credential: {credential.title}")
     return credential
+
+
+def _tell_learner(credential: Credential, template: str, subject: str, **context) -> None:
+    """Email the holder about their credential in the same transaction as the change, so no
+    email announces an issue or revocation that was rolled back."""
+    from academy.core.urls import external_url
+    from academy.notifications.mail import send_email
+
+    learner = credential.user
+    send_email(
+        learner.email,
+        subject,
+        template,
+        user=learner,
+        credential=credential,
+        verification_url=documents.public_url(credential),
+        wallet_url=external_url("credentials.wallet"),
+        **context,
+    )
 
 
 def issue_module_credential(
@@ -320,6 +340,13 @@ def revoke(credential: Credential, *, actor, reason: str) -> Credential:
     audit.record(
         "credential.revoke", actor=actor, obj=credential, before=before, after=snapshot(credential)
     )
+    _tell_learner(
+        credential,
+        "credential_revoked",
+        f"Your credential has been revoked: {credential.title}",
+        change="revoked",
+        reason=reason,
+    )
     return credential
 
 
@@ -338,6 +365,13 @@ def suspend(credential: Credential, *, actor, reason: str) -> Credential:
     db.session.flush()
     audit.record(
         "credential.suspend", actor=actor, obj=credential, before=before, after=snapshot(credential)
+    )
+    _tell_learner(
+        credential,
+        "credential_revoked",
+        f"Your credential has been suspended: {credential.title}",
+        change="suspended",
+        reason=reason,
     )
     return credential
 
@@ -358,6 +392,12 @@ def reinstate(credential: Credential, *, actor, reason: str) -> Credential:
         obj=credential,
         before=before,
         after={**snapshot(credential), "reason": reason},
+    )
+    _tell_learner(
+        credential,
+        "credential_reinstated",
+        f"Your credential has been reinstated: {credential.title}",
+        reason=reason,
     )
     return credential
 
