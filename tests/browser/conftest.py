@@ -211,5 +211,9 @@ def expect_page(page, heading: str) -> None:
 
 
 def open_menu(page, name: str) -> None:
-    """Follow a link of the header's role-aware menu."""
-    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).first.click()
+    """Follow a link of the header's role-aware menu, opening its "More" list first when the
+    link is one the header has folded away for lack of room (as a person would)."""
+    link = page.get_by_role("navigation").get_by_role("link", name=name, exact=True).first
+    if not link.is_visible():
+        page.locator(".nhsuk-header__menu-toggle").click()
+    link.click()
