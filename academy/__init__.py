@@ -82,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from academy.assessment.api import blp as assessment_api
     from academy.assessment.views import bp as assessment_views
+    from academy.audit.views import bp as audit_views
     from academy.auth.admin_views import bp as users_admin
     from academy.auth.api import blp as auth_api
     from academy.auth.views import bp as auth_views
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
         reporting_views,
         reporting_exports_views,
         notifications_views,
+        audit_views,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (
@@ -152,7 +154,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from academy.audit.services import origin_ip
     from academy.auth.api_auth import authenticate_api_request, note_api_token_use
-    from academy.core import jobs
+    from academy.core import jobs, security
 
     # Registered first so it runs last: after every other hook, once the request's change has
     # committed, send its emails (when no Redis worker is there to do it).
@@ -168,16 +170,8 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(authenticate_api_request)
     app.after_request(note_api_token_use)
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
-        return response
+    # Headers (Content-Security-Policy among them) and the staff session limits.
+    security.init_app(app)
 
 
 @event.listens_for(Engine, "connect")

@@ -225,3 +225,19 @@ def run_scheduled(dry_run):
     failed = [result.label for result in results if result.failed]
     if failed:
         raise click.ClickException(f"Failed: {', '.join(failed)}; see the log.")
+
+
+audit_cli = AppGroup("audit", help="The audit log.")
+academy_cli.add_command(audit_cli)
+
+
+@audit_cli.command("verify")
+def verify_audit():
+    """Recompute the audit log's hash chain: exit 0 if intact, 1 naming the first broken event."""
+    from academy.audit.chain import verify_chain
+
+    status = verify_chain()
+    db.session.rollback()
+    if not status.intact:
+        raise click.ClickException(status.describe())
+    click.echo(status.describe())

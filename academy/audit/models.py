@@ -32,6 +32,11 @@ class AuditEvent(db.Model):
     before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     ip_address: Mapped[str | None] = mapped_column(sa.String(45))
+    #: The hash of the event before this one (GENESIS_HASH for the first), so removing or
+    #: reordering rows breaks the chain as surely as editing one.
+    previous_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    #: SHA-256 of this event's canonical content and `previous_hash`; see academy.audit.chain.
+    hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
 
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
 

@@ -17,7 +17,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from academy.auth import services
 from academy.auth.forms import (
@@ -28,7 +28,7 @@ from academy.auth.forms import (
     SignInForm,
 )
 from academy.auth.models import RoleAssignment
-from academy.core import clock
+from academy.core import clock, security
 from academy.core.errors import DomainError
 from academy.core.forms import show_domain_error
 from academy.extensions import db, limiter
@@ -70,9 +70,7 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         db.session.commit()  # keeps the audit of a failure as well as a success
         if user is not None:
-            # A fresh session on sign-in, so nothing set before it (fixation) carries over.
-            session.clear()
-            login_user(user)
+            security.start_session(user)
             return redirect(next_url or url_for("auth.account"))
         # One message for an unknown email, a wrong password or a deactivated account.
         form.password.errors = [SIGN_IN_FAILED]

@@ -16,6 +16,11 @@ def body(response) -> str:
     return response.get_data(as_text=True)
 
 
+def page_without_nonce(response) -> str:
+    """The page with its per-response script nonce blanked, to compare two answers for sameness."""
+    return re.sub(r'nonce="[^"]*"', 'nonce=""', body(response))
+
+
 def h1(response) -> str:
     headings = re.findall(r"<h1[^>]*>(.*?)</h1>", body(response), re.S)
     assert len(headings) == 1, f"expected one h1, found {len(headings)}"

@@ -10,7 +10,16 @@ import sqlalchemy as sa
 from academy.audit.models import AuditEvent
 from academy.auth import services
 from academy.core import clock
-from tests.auth.helpers import body, error_summary, h1, inputs, labels_for, link_in, text
+from tests.auth.helpers import (
+    body,
+    error_summary,
+    h1,
+    inputs,
+    labels_for,
+    link_in,
+    page_without_nonce,
+    text,
+)
 from tests.factories import PASSWORD
 
 NEW_PASSWORD = "a brand new long passphrase"
@@ -59,9 +68,9 @@ def test_unknown_email_gets_the_same_page_and_no_email(client, make, outbox):
     known = ask_for_reset(client, "known@nhs.test")
     unknown = ask_for_reset(client, "stranger@nhs.test")
     assert unknown.status_code == known.status_code == 200
-    assert body(unknown).replace("stranger@nhs.test", "E") == body(known).replace(
-        "known@nhs.test", "E"
-    )
+    assert page_without_nonce(unknown).replace("stranger@nhs.test", "E") == page_without_nonce(
+        known
+    ).replace("known@nhs.test", "E")
     assert len(outbox) == 1
 
 

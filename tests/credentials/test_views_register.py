@@ -128,7 +128,7 @@ def test_the_register_is_in_the_admins_navigation(signed_in):
 
 
 def test_the_register_filters_by_status_kind_organisation_and_text(
-    make, admin, trust, credential, external, signed_in
+    make, admin, trust, credential, external, signed_in, login_as
 ):
     elsewhere = make.organisation(name="Westmoor Hospitals")
     revoked = make.credential(
@@ -161,6 +161,7 @@ def test_the_register_filters_by_status_kind_organisation_and_text(
     assert ids("status=suspended") == {suspended.id}
     assert ids("status=expired") == {lapsed.id}
     with clock.frozen_at(clock.now() + timedelta(days=200)):
+        login_as(admin, the_client=signed_in)  # an admin's session ends after 30 idle minutes
         assert ids("status=expired") == {lapsed.id, expiring.id}
         assert ids("status=valid") == {credential.id, external.id}
     assert ids("kind=external") == {external.id, lapsed.id}

@@ -83,9 +83,9 @@ def test_outstanding_and_overdue_count_working_days(teaching):
 
 
 def test_a_tutor_sees_only_their_own_caseload(teaching, login_as):
-    client = login_as(teaching["tutor"])
-
+    # Signed in at the frozen time: a tutor's session would have expired after months idle.
     with clock.frozen_at(at(2027, 4, 1, 12)):
+        client = login_as(teaching["tutor"])
         page = client.get("/teaching/caseload").get_data(as_text=True)
         nudged = client.get(f"/teaching/caseload?tutor={teaching['other_tutor'].id}")
 
@@ -101,9 +101,10 @@ def test_a_tutor_sees_only_their_own_caseload(teaching, login_as):
 
 
 def test_admins_see_every_tutor_and_can_pick_one(teaching, login_as, make):
-    client = login_as(make.user("admin"))
+    admin = make.user("admin")
 
     with clock.frozen_at(at(2027, 4, 1, 12)):
+        client = login_as(admin)
         everyone = client.get("/teaching/caseload").get_data(as_text=True)
         one = client.get(f"/teaching/caseload?tutor={teaching['other_tutor'].id}")
         unknown = client.get("/teaching/caseload?tutor=999999")
@@ -124,9 +125,10 @@ def test_an_ended_tutor_role_leaves_the_caseload(teaching, login_as, make):
         valid_from=date(2026, 1, 1),
         valid_to=date(2026, 12, 31),
     )
-    client = login_as(make.user("admin"))
+    admin = make.user("admin")
 
     with clock.frozen_at(at(2027, 4, 1, 12)):
+        client = login_as(admin)
         page = client.get(f"/teaching/caseload?tutor={teaching['other_tutor'].id}")
 
     assert "Taught cohort" not in page.get_data(as_text=True).split("Show caseload")[1]
