@@ -324,6 +324,23 @@ def _issued(credential: Credential) -> None:
         raise Conflict("Only credentials the academy issued can be revoked or suspended")
 
 
+def _record_change(
+    credential: Credential, action, actor, before, list_id, template, subject, **context
+) -> None:
+    """What every status change does after changing the row: move its status list on (so the
+    signed list is re-issued), audit it with the reason, and tell the learner."""
+    _touch_list(list_id)
+    db.session.flush()
+    audit.record(
+        f"credential.{action}",
+        actor=actor,
+        obj=credential,
+        before=before,
+        after={**snapshot(credential), "reason": context.get("reason")},
+    )
+    _tell_learner(credential, template, subject, **context)
+
+
 def revoke(credential: Credential, *, actor, reason: str) -> Credential:
     """Permanent: the revocation bit is set and the public page says why. Frees the learner's
     slot so a later pass (a resit, say) is issued afresh."""
@@ -335,18 +352,11 @@ def revoke(credential: Credential, *, actor, reason: str) -> Credential:
     credential.revoked_at = clock.now()
     credential.revoked_reason = reason
     credential.issue_key = None
-    _touch_list(credential.revocation_list_id)
-    db.session.flush()
-    audit.record(
-        "credential.revoke", actor=actor, obj=credential, before=before, after=snapshot(credential)
-    )
-    _tell_learner(
-        credential,
-        "credential_revoked",
-        f"Your credential has been revoked: {credential.title}",
-        change="revoked",
-        reason=reason,
-    )
+    _record_change(
+        credential, "revoke", actor, before, credential.revocation_list_id,
+        "credential_revoked", f"Your credential has been revoked: {credential.title}",
+        change="revoked", reason=reason,
+    )  # fmt: skip
     return credential
 
 
@@ -361,18 +371,11 @@ def suspend(credential: Credential, *, actor, reason: str) -> Credential:
     before = snapshot(credential)
     credential.suspended_at = clock.now()
     credential.suspended_reason = reason
-    _touch_list(credential.suspension_list_id)
-    db.session.flush()
-    audit.record(
-        "credential.suspend", actor=actor, obj=credential, before=before, after=snapshot(credential)
-    )
-    _tell_learner(
-        credential,
-        "credential_revoked",
-        f"Your credential has been suspended: {credential.title}",
-        change="suspended",
-        reason=reason,
-    )
+    _record_change(
+        credential, "suspend", actor, before, credential.suspension_list_id,
+        "credential_revoked", f"Your credential has been suspended: {credential.title}",
+        change="suspended", reason=reason,
+    )  # fmt: skip
     return credential
 
 
@@ -384,21 +387,11 @@ def reinstate(credential: Credential, *, actor, reason: str) -> Credential:
     before = snapshot(credential)
     credential.suspended_at = None
     credential.suspended_reason = ""
-    _touch_list(credential.suspension_list_id)
-    db.session.flush()
-    audit.record(
-        "credential.reinstate",
-        actor=actor,
-        obj=credential,
-        before=before,
-        after={**snapshot(credential), "reason": reason},
-    )
-    _tell_learner(
-        credential,
-        "credential_reinstated",
-        f"Your credential has been reinstated: {credential.title}",
+    _record_change(
+        credential, "reinstate", actor, before, credential.suspension_list_id,
+        "credential_reinstated", f"Your credential has been reinstated: {credential.title}",
         reason=reason,
-    )
+    )  # fmt: skip
     return credential
 
 

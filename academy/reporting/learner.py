@@ -20,14 +20,17 @@ from academy.assessment.models import Assignment, Submission
 from academy.assessment.tracking import statuses_for_learner
 from academy.auth.models import User
 from academy.catalogue.models import Module
-from academy.cohorts.models import ModuleDelivery
 from academy.core.richtext import to_safe_html
 from academy.credentials.models import Credential
 from academy.extensions import db
 from academy.marking.gradebook import result_text
 from academy.marking.models import Mark, ModuleResult
 from academy.organisations.models import Organisation
-from academy.reporting.progress import LearnerProgress, organisation_report
+from academy.reporting.progress import (
+    LearnerProgress,
+    assignments_by_cohort,
+    organisation_report,
+)
 
 #: A sponsor's words for the tracking statuses: whether work came in on time, not what it holds.
 WORK_STATUSES = {
@@ -84,21 +87,6 @@ class LearnerRecord:
     shares_marks: bool
     enrolments: list[EnrolmentRecord]
     credentials: list[Credential]
-
-
-def _assignments(cohort_ids: set[int]) -> dict[int, list[Assignment]]:
-    by_cohort: dict[int, list[Assignment]] = {cohort_id: [] for cohort_id in cohort_ids}
-    if not cohort_ids:
-        return by_cohort
-    rows = db.session.execute(
-        sa.select(Assignment, ModuleDelivery.cohort_id)
-        .join(ModuleDelivery, ModuleDelivery.id == Assignment.delivery_id)
-        .where(ModuleDelivery.cohort_id.in_(cohort_ids))
-        .order_by(Assignment.due_at, Assignment.id)
-    )
-    for assignment, cohort_id in rows:
-        by_cohort[cohort_id].append(assignment)
-    return by_cohort
 
 
 def _released_marks(user_id: int, assignment_ids: set[int]) -> dict[int, Mark]:
@@ -163,7 +151,7 @@ def learner_record(organisation: Organisation, user_id: int) -> LearnerRecord | 
         return None
     progress.sort(key=lambda p: (p.cohort.starts_on, p.enrolment.id), reverse=True)
     cohort_ids = {p.cohort.id for p in progress}
-    assignments = _assignments(cohort_ids)
+    assignments = assignments_by_cohort(cohort_ids)
     every_assignment = [a for items in assignments.values() for a in items]
     statuses = statuses_for_learner(user.id, every_assignment)
     shares = user.shares_marks_with_sponsor

@@ -144,7 +144,8 @@ def _sponsored_enrolments(organisation_id: int) -> list[Enrolment]:
     )
 
 
-def _assignments(cohort_ids: set[int]) -> dict[int, list[Assignment]]:
+def assignments_by_cohort(cohort_ids: set[int]) -> dict[int, list[Assignment]]:
+    """Every assignment of the cohorts, by cohort, in due order: one query."""
     by_cohort: dict[int, list[Assignment]] = defaultdict(list)
     if not cohort_ids:
         return by_cohort
@@ -352,7 +353,7 @@ def organisation_report(
     enrolments = _sponsored_enrolments(organisation.id)
     user_ids = {e.user_id for e in enrolments}
     cohort_ids = {e.cohort_id for e in enrolments}
-    assignments = _assignments(cohort_ids)
+    assignments = assignments_by_cohort(cohort_ids)
     assignment_ids = {a.id for items in assignments.values() for a in items}
     submissions = {
         (s.user_id, s.assignment_id): s
