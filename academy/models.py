@@ -8,7 +8,13 @@ from academy.assessment.models import (  # noqa: F401
     SubmissionReceipt,
 )
 from academy.audit.models import AuditEvent  # noqa: F401
-from academy.auth.models import ApiToken, RoleAssignment, User  # noqa: F401
+from academy.auth.models import (  # noqa: F401
+    ApiToken,
+    LoginThrottle,
+    RecoveryCode,
+    RoleAssignment,
+    User,
+)
 from academy.catalogue.models import Module, Programme, ProgrammeModule  # noqa: F401
 from academy.cohorts.models import (  # noqa: F401
     Cohort,

@@ -100,6 +100,8 @@ class Submission(TimestampMixin, db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Working days late by the learner's own deadline (extensions included), 0 if on time.
     late_working_days: Mapped[int | None] = mapped_column()
+    #: When the retention job deleted the files (the receipt keeps their names and hashes).
+    files_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = version_column()
 
     assignment: Mapped[Assignment] = relationship(lazy="joined")

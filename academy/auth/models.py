@@ -44,6 +44,18 @@ class User(UserMixin, TimestampMixin, db.Model):
     shares_marks_with_sponsor: Mapped[bool] = mapped_column(nullable=False, default=False)
     #: Optional email categories (academy.notifications.preferences.OPTIONAL) turned off.
     email_opt_outs: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    #: Every session carries the epoch it began in; "sign out everywhere" moves the epoch on, so
+    #: sessions on every other device stop working at their next request.
+    session_epoch: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    #: The TOTP secret, encrypted with a key derived from SECRET_KEY (academy.auth.mfa), so a
+    #: copy of the database alone cannot mint codes. Null until the user enrols.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last 30-second step a code was accepted for: a code is good once (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Set when an admin erased the person's personal data (UK GDPR art. 17); the row stays so
+    #: assessment and credential records that must be retained keep their foreign keys.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = version_column()
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
@@ -143,6 +155,11 @@ class ApiToken(TimestampMixin, db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the token may do (academy.auth.api_auth.TOKEN_SCOPES). Tokens made before scopes
+    #: existed keep the full reach they were issued with.
+    scopes: Mapped[list[str]] = mapped_column(
+        sa.JSON, nullable=False, default=lambda: ["read", "write"], server_default='["read", "write"]'
+    )
 
     user: Mapped[User] = relationship()
 
@@ -151,3 +168,33 @@ class ApiToken(TimestampMixin, db.Model):
 
     def is_usable(self, at: datetime) -> bool:
         return self.revoked_at is None and at < self.expires_at
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code when the authenticator is lost.
+    Only a keyed hash is stored; the codes are shown once, when made."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=clock.now)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash", name="uq_recovery_code"),)
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per account name and per client address, in the database so every
+    app node sees the same count. `key` is a hash of ("account" or "ip", value), so the table
+    holds no email addresses, and unknown addresses are throttled exactly like real ones."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
