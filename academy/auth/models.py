@@ -158,7 +158,10 @@ class ApiToken(TimestampMixin, db.Model):
     #: What the token may do (academy.auth.api_auth.TOKEN_SCOPES). Tokens made before scopes
     #: existed keep the full reach they were issued with.
     scopes: Mapped[list[str]] = mapped_column(
-        sa.JSON, nullable=False, default=lambda: ["read", "write"], server_default='["read", "write"]'
+        sa.JSON,
+        nullable=False,
+        default=lambda: ["read", "write"],
+        server_default='["read", "write"]',
     )
 
     user: Mapped[User] = relationship()
