@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, request
 from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 from sqlalchemy import event
@@ -31,7 +29,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(PROJECT_ROOT / "templates")), PackageLoader("nhsuk_frontend_jinja")]
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _trust_proxy_headers(app)
+    # First of all hooks: the request id and the latency timer cover everything after them.
+    from academy.core import logs, metrics
+
+    logs.init_app(app)
+    metrics.init_app(app)
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -45,6 +48,19 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.cli.add_command(academy_cli)
     return app
+
+
+def _trust_proxy_headers(app: Flask) -> None:
+    """Believe X-Forwarded-* only as far as PROXY_FIX_* says proxies in front set them, so the
+    client address (rate limits, audit) and https links are right behind a load balancer."""
+    hops = {
+        name: app.config[f"PROXY_FIX_X_{name.upper()}"]
+        for name in ("for", "proto", "host", "prefix")
+    }
+    if any(hops.values()):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, **{f"x_{name}": n for name, n in hops.items()})
 
 
 def _autoescape(template_name: str | None) -> bool:
@@ -83,8 +99,10 @@ def _register_blueprints(app: Flask) -> None:
     from academy.assessment.api import blp as assessment_api
     from academy.assessment.views import bp as assessment_views
     from academy.audit.views import bp as audit_views
+    from academy.auth.access_views import bp as account_access
     from academy.auth.admin_views import bp as users_admin
     from academy.auth.api import blp as auth_api
+    from academy.auth.mfa_views import bp as mfa_views
     from academy.auth.views import bp as auth_views
     from academy.catalogue.api import blp as catalogue_api
     from academy.catalogue.views import bp as catalogue_views
@@ -104,6 +122,8 @@ def _register_blueprints(app: Flask) -> None:
     from academy.notifications.views import bp as notifications_views
     from academy.organisations.api import blp as organisations_api
     from academy.organisations.views import bp as organisations_admin
+    from academy.privacy.api import blp as privacy_api
+    from academy.privacy.views import bp as privacy_views
     from academy.reporting.academy_api import blp as academy_reports_api
     from academy.reporting.academy_views import bp as academy_reports_views
     from academy.reporting.api import blp as reporting_api
@@ -114,6 +134,8 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (
         core_views,
         auth_views,
+        mfa_views,
+        account_access,
         users_admin,
         organisations_admin,
         cohorts_views,
@@ -125,6 +147,7 @@ def _register_blueprints(app: Flask) -> None:
         credentials_public,
         credentials_views,
         cpd_views,
+        privacy_views,
         academy_reports_views,
         reporting_views,
         reporting_exports_views,
@@ -141,6 +164,7 @@ def _register_blueprints(app: Flask) -> None:
         marking_api,
         credentials_api,
         cpd_api,
+        privacy_api,
         academy_reports_api,
         reporting_api,
         reporting_exports_api,
@@ -154,7 +178,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from academy.audit.services import origin_ip
     from academy.auth.api_auth import authenticate_api_request, note_api_token_use
-    from academy.core import jobs, security
+    from academy.core import antivirus, jobs, security
 
     # Registered first so it runs last: after every other hook, once the request's change has
     # committed, send its emails (when no Redis worker is there to do it).
@@ -172,6 +196,8 @@ def _register_hooks(app: Flask) -> None:
 
     # Headers (Content-Security-Policy among them) and the staff session limits.
     security.init_app(app)
+    # The audit of a refused virus, kept although its request rolled back.
+    antivirus.init_app(app)
 
 
 @event.listens_for(Engine, "connect")

@@ -68,6 +68,28 @@ def create_user(email, password, name, role, ods_code):
     click.echo(f"Created {user.email}" + (f" with the {role} role" if role else ""))
 
 
+@academy_cli.command("mfa-reset")
+@click.argument("email")
+def mfa_reset(email):
+    """Clear a person's two-factor authentication so they set it up again at next sign-in.
+
+    For when no admin can sign in to do it from the user page: after SECRET_KEY is rotated every
+    stored authenticator key is unreadable, admins' included. Audited, with no person as actor."""
+    from academy.auth import mfa
+
+    user = auth_services.user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No account has the email address {email}")
+    try:
+        mfa.reset(user, actor=None)
+        # As from the user page: whoever holds the lost device may hold a signed-in browser too.
+        auth_services.sign_out_everywhere(user, actor=None)
+    except DomainError as error:
+        _fail(error)
+    _commit()
+    click.echo(f"Two-factor authentication of {user.email} has been reset")
+
+
 @academy_cli.command("demo")
 @click.option("--force", is_flag=True, help="Allow loading demo data in production.")
 def demo(force):
@@ -241,3 +263,113 @@ def verify_audit():
     if not status.intact:
         raise click.ClickException(status.describe())
     click.echo(status.describe())
+
+
+retention_cli = AppGroup("retention", help="Deleting what the privacy notice says is not kept.")
+academy_cli.add_command(retention_cli)
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+def run_retention(dry_run):
+    """Apply the retention periods (RETENTION_* settings): delete submission and feedback files
+    of cohorts that ended long enough ago (keeping marks, results and receipts), old sent and
+    failed emails and stale failed sign-in counters, and list long-unused accounts for review.
+    Files are deleted after the commit, and only when nothing else uses them. Safe to repeat."""
+    from academy.privacy import retention
+
+    report = retention.run(dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        _commit()
+    for line in report.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was deleted.")
+
+
+storage_cli = AppGroup("storage", help="Uploaded files in storage.")
+academy_cli.add_command(storage_cli)
+
+
+@storage_cli.command("check")
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Delete blobs no row points at (older than the grace period). Never deletes rows.",
+)
+@click.option(
+    "--grace-hours",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Leave unreferenced blobs younger than this: their rows may be committing.",
+)
+def check_storage(clean, grace_hours):
+    """List orphans both ways: stored blobs that no row names, and rows whose file is missing
+    from storage. Exits 1 when a row's file is missing (lost data: restore it from a backup)."""
+    from datetime import timedelta
+
+    from academy.core import storage_check
+
+    report = storage_check.check(clean=clean, grace=timedelta(hours=grace_hours))
+    db.session.commit()
+    for line in report.lines():
+        click.echo(line)
+    if report.missing:
+        raise SystemExit(1)
+
+
+@academy_cli.command("generate")
+@click.option("--organisations", type=click.IntRange(min=1), default=220, show_default=True)
+@click.option("--learners", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--cohorts", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--submissions", type=click.IntRange(min=0), default=500_000, show_default=True)
+@click.option("--tutors", type=click.IntRange(min=1), help="Default: one for every two cohorts.")
+@click.option(
+    "--credentials",
+    type=click.IntRange(min=0),
+    default=2_000,
+    show_default=True,
+    help="How many passes get a signed credential (about 50 a second are signed).",
+)
+@click.option("--seed", type=click.IntRange(0, 99_999), default=1, show_default=True)
+def generate_scale_data(organisations, learners, cohorts, submissions, tutors, credentials, seed):
+    """Fill the database with scale data for benchmarks (idempotent per seed; never in
+    production). Every account's password and the staff's authenticator secret are printed."""
+    import time
+
+    from sqlalchemy import text as sa_text
+
+    from academy.scale import generate
+
+    if current_app.config["ACADEMY_ENV"] == "production":
+        raise click.ClickException("Refusing to generate scale data in production.")
+    scale = generate.Scale(
+        organisations=organisations,
+        learners=learners,
+        cohorts=cohorts,
+        submissions=submissions,
+        tutors=tutors,
+        credentials=credentials,
+        seed=seed,
+    )
+    started = time.perf_counter()
+    click.echo(f"Generating scale data for seed {seed}:")
+    summary = generate.generate(scale, echo=click.echo)
+    if not summary.created:
+        db.session.rollback()
+        click.echo(f"Scale data for seed {seed} is there already: nothing written.")
+        return
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa_text("ANALYZE"))  # fresh statistics for the planner
+        db.session.commit()
+    for table, count in sorted(summary.counts.items()):
+        click.echo(f"  {table:<26} {count:>10,}")
+    click.echo(f"Done in {time.perf_counter() - started:.1f}s.")
+    click.echo(f"Password for every account: {generate.PASSWORD}")
+    click.echo(f"Authenticator secret of the admin and tutors: {summary.handles['totp_secret']}")
+    for name in ("admin", "tutor", "learner", "medium_trust_sponsor", "large_trust_sponsor"):
+        click.echo(f"  {name}: {summary.handles.get(name)}")

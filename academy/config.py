@@ -67,6 +67,18 @@ def load_config(overrides: dict | None = None) -> dict:
         "S3_BUCKET": env.get("S3_BUCKET", "academy"),
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "S3_REGION": env.get("S3_REGION", "eu-west-2"),
+        # Running it for real. How many proxies in front of the app set each X-Forwarded-*
+        # header (werkzeug's ProxyFix); 0, the default, trusts none, since a client could forge
+        # them when nothing in front rewrites them.
+        "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR", 0),
+        "PROXY_FIX_X_PROTO": _int("PROXY_FIX_X_PROTO", 0),
+        "PROXY_FIX_X_HOST": _int("PROXY_FIX_X_HOST", 0),
+        "PROXY_FIX_X_PREFIX": _int("PROXY_FIX_X_PREFIX", 0),
+        # `json` (one object a line, for a log collector) or `text` (academy.core.logs).
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
+        # With a token, /metrics asks for it as a bearer token from anywhere; without one it
+        # answers only loopback and private addresses (academy.core.metrics).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         # Credentials: the issuer named in every Open Badges credential, and its signing key,
         # either a secretKeyMultibase in ACADEMY_SIGNING_KEY or the key file that
         # `flask academy keys generate` writes (and rotates) under the instance folder.
@@ -90,6 +102,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(instance_dir / "mail")),
         # Sessions and cookies: secure unless explicitly running plain HTTP on a laptop.
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        # "__Host-" makes browsers refuse the cookie unless it is Secure, for this host only and
+        # for every path, so a sibling subdomain cannot plant a session (fixation). It needs HTTPS,
+        # so a laptop over plain HTTP keeps the ordinary name.
+        "SESSION_COOKIE_NAME": "__Host-session"
+        if _bool(env.get("SESSION_COOKIE_SECURE"), production)
+        else "session",
         "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -103,11 +121,38 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
+        # Backoff after repeated failed sign-ins, counted in the database (academy.auth.throttle).
+        "LOGIN_FAILURES_BEFORE_BACKOFF": _int("LOGIN_FAILURES_BEFORE_BACKOFF", 5),
+        "LOGIN_IP_FAILURES_BEFORE_BACKOFF": _int("LOGIN_IP_FAILURES_BEFORE_BACKOFF", 30),
+        "LOGIN_IP_FAILURE_WINDOW_MINUTES": _int("LOGIN_IP_FAILURE_WINDOW_MINUTES", 10),
+        "LOGIN_BACKOFF_MAX_MINUTES": _int("LOGIN_BACKOFF_MAX_MINUTES", 15),
+        # Roles whose holders must sign in with a second factor (academy.auth.mfa).
+        "MFA_REQUIRED_ROLES": tuple(
+            role.strip()
+            for role in env.get("MFA_REQUIRED_ROLES", "admin,tutor").split(",")
+            if role.strip()
+        ),
         "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 30),
         "PASSWORD_RESET_HOURS": _int("PASSWORD_RESET_HOURS", 2),
         "INVITATION_DAYS": _int("INVITATION_DAYS", 14),
+        # Privacy (UK GDPR): what `flask academy retention run` deletes and when, and how often
+        # one person may download all their data (it reads every file they ever uploaded).
+        "RETENTION_SUBMISSION_YEARS": _int("RETENTION_SUBMISSION_YEARS", 5),
+        "RETENTION_OUTBOX_DAYS": _int("RETENTION_OUTBOX_DAYS", 90),
+        "RETENTION_LOGIN_THROTTLE_DAYS": _int("RETENTION_LOGIN_THROTTLE_DAYS", 30),
+        # Accounts not signed in to for this long are listed for review, never deleted; 0: off.
+        "RETENTION_INACTIVE_ACCOUNT_YEARS": _int("RETENTION_INACTIVE_ACCOUNT_YEARS", 6),
+        "DATA_EXPORT_RATE_LIMIT": env.get("DATA_EXPORT_RATE_LIMIT", "2 per minute;10 per day"),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 50) * 1024 * 1024,
+        # Virus scanning of uploads by clamd (academy.core.antivirus), on a unix socket or
+        # host and port; neither set, uploads are not scanned. While it is set but clamd does
+        # not answer, uploads are refused unless ANTIVIRUS_REQUIRED=false.
+        "CLAMD_SOCKET": env.get("CLAMD_SOCKET") or None,
+        "CLAMD_HOST": env.get("CLAMD_HOST") or None,
+        "CLAMD_PORT": _int("CLAMD_PORT", 3310),
+        "CLAMD_TIMEOUT_SECONDS": _int("CLAMD_TIMEOUT_SECONDS", 30),
+        "ANTIVIRUS_REQUIRED": _bool(env.get("ANTIVIRUS_REQUIRED"), True),
         # flask-smorest: the OpenAPI document and a docs page built from the npm copy of Swagger UI.
         "API_TITLE": "Digital Academy API",
         "API_VERSION": "v1",
@@ -140,6 +185,24 @@ def check_config(config: dict) -> None:
                 "ACADEMY_ENV=production needs SECRET_KEY set to a random value of at least 32 "
                 "characters (for example: "
                 'python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        # Several app nodes share one database, one rate-limit and job store, and links in
+        # emails must not send people to plain HTTP.
+        if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            raise ConfigurationError(
+                "ACADEMY_ENV=production needs DATABASE_URL to be a PostgreSQL database (for "
+                "example postgresql+psycopg://user:password@host/academy); SQLite is for one "
+                "process on a laptop"
+            )
+        if not config["ACADEMY_BASE_URL"].startswith("https://"):
+            raise ConfigurationError(
+                "ACADEMY_ENV=production needs ACADEMY_BASE_URL to be the site's public https:// "
+                "address (emailed links and credential identifiers use it)"
+            )
+        if not config.get("REDIS_URL"):
+            raise ConfigurationError(
+                "ACADEMY_ENV=production needs REDIS_URL (for example redis://host:6379/0): rate "
+                "limits and background jobs are shared between app nodes through Redis"
             )
         if not config.get("ACADEMY_SIGNING_KEY") and not Path(config["ACADEMY_KEY_FILE"]).exists():
             raise ConfigurationError(

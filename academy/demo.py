@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from academy.assessment import services as assessment_services
 from academy.assessment.models import Assignment
+from academy.auth import mfa
 from academy.auth import services as auth_services
 from academy.auth.models import RoleAssignment, User
 from academy.catalogue import services as catalogue_services
@@ -24,6 +25,12 @@ from academy.organisations import services as organisation_services
 from academy.organisations.models import Organisation
 
 DEMO_PASSWORD = "digital-academy-demo"  # noqa: S105 - printed to every demo user on purpose
+#: The demo staff's authenticator keys (their roles require two-factor authentication), printed
+#: by `flask academy demo` so a tester can add them to an app. Public, so demo data only.
+DEMO_TOTP_SECRETS = {
+    "admin@academy.example": "DEMOADMINACADEMYKEY2345672345672",
+    "tutor@academy.example": "DEMOTUTORACADEMYKEY2345672345672",
+}
 
 # (ODS, name, sector, nation, credential target, NHS England region or None outside England)
 ORGANISATIONS = [
@@ -160,10 +167,15 @@ def load() -> dict:
 
 def sign_ins() -> list[str]:
     names = dict((ods, name) for ods, name, *_ in ORGANISATIONS)
-    return [
-        f"{role:<8} {email:<32} {name}" + (f", {names[ods]}" if ods else "")
-        for email, name, role, ods, _ in PEOPLE
-    ]
+    lines = []
+    for email, name, role, ods, _ in PEOPLE:
+        lines.append(f"{role:<8} {email:<32} {name}" + (f", {names[ods]}" if ods else ""))
+        if email in DEMO_TOTP_SECRETS:
+            lines.append(
+                f"{'':<8} {'':<32} two-factor key for an authenticator app (time-based): "
+                f"{DEMO_TOTP_SECRETS[email]}"
+            )
+    return lines
 
 
 def _organisation(ods, name, sector, nation, target, region) -> Organisation:
@@ -208,6 +220,8 @@ def _person(admin, email, name, role, organisation, registration) -> User:
             actor=admin or user,
             organisation_id=organisation.id if role == "sponsor" else None,
         )
+    if email in DEMO_TOTP_SECRETS and not mfa.is_enrolled(user):
+        mfa.enrol_known_secret(user, DEMO_TOTP_SECRETS[email], actor=admin or user)
     return user
 
 

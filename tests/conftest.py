@@ -16,12 +16,14 @@ from flask_migrate import upgrade
 from sqlalchemy import orm
 
 from academy import create_app
+from academy.auth import mfa
+from academy.auth.models import User
 from academy.core import jobs
 from academy.extensions import db as _db
 from academy.extensions import limiter
 from academy.notifications.mail import sent_messages
 from tests.dbutil import drop_database, fresh_database_url
-from tests.factories import PASSWORD, ApiClient, Factories
+from tests.factories import PASSWORD, ApiClient, Factories, totp_code
 from tests.signing import TEST_PUBLIC_KEY, TEST_SIGNING_KEY  # noqa: F401 - re-exported
 
 
@@ -151,15 +153,31 @@ def outbox(app):
 
 
 @pytest.fixture
-def login_as(client):
-    """Sign `user` in through the real sign-in form and return the client."""
+def login_as(app, client):
+    """Sign `user` in through the real sign-in form and return the client. Staff whose role
+    requires two-factor authentication are enrolled first (with TOTP_SECRET), and the code step
+    is answered from their stored secret."""
 
     def login(user, password: str = PASSWORD, the_client=None):
         the_client = the_client or client
+        if mfa.must_enrol(user):
+            Factories(app).mfa(user)
         response = the_client.post(
             "/sign-in", data={"email": user.email, "password": password}, follow_redirects=False
         )
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        if response.headers["Location"].endswith("/sign-in/verify"):
+            # A test may sign the same person in twice within one 30-second step; a code is good
+            # once, so forget the last one used (replay refusal has its own tests).
+            users = User.__table__
+            _db.session.execute(
+                sa.update(users).where(users.c.id == user.id).values(totp_last_step=None)
+            )
+            _db.session.commit()
+            response = the_client.post(
+                "/sign-in/verify", data={"code": totp_code(user)}, follow_redirects=False
+            )
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return the_client
 
     return login

@@ -8,16 +8,22 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+import pyotp
+
+from academy.auth import mfa
 from academy.auth import services as auth_services
 from academy.auth.models import RoleAssignment, User
 from academy.auth.passwords import hash_password
 from academy.catalogue.models import Module, Programme, ProgrammeModule
 from academy.cohorts.models import Cohort, Enrolment, EnrolmentStatusChange, ModuleDelivery
 from academy.content.models import ContentSection, Resource
+from academy.core import clock
 from academy.extensions import db
 from academy.organisations.models import Organisation
 
 PASSWORD = "correct horse battery staple"
+#: The authenticator secret `Factories.mfa` and `login_as` enrol staff with.
+TOTP_SECRET = "TESTTOTPSECRETFORACADEMYSTAFF234"
 _PASSWORD_HASH: str | None = None
 _sequence = itertools.count(1)
 
@@ -272,6 +278,20 @@ class Factories:
             _, secret = auth_services.issue_token(user, label="test")
             db.session.commit()
         return secret
+
+    def mfa(self, user, secret: str = TOTP_SECRET) -> list[str]:
+        """Turn on `user`'s two-factor authentication with `secret`; their recovery codes."""
+        with self.app.test_request_context():
+            codes = mfa.enrol_known_secret(user, secret, actor=None)
+            db.session.commit()
+        return codes
+
+
+def totp_code(user, *, steps_ahead: int = 0) -> str:
+    """The code `user`'s authenticator shows now on the academy clock (or `steps_ahead` steps on),
+    read from their stored secret (needs an app context)."""
+    totp = pyotp.TOTP(mfa.decrypt_secret(user.totp_secret))
+    return totp.generate_otp(totp.timecode(clock.now()) + steps_ahead)
 
 
 class ApiClient:

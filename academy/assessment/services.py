@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -30,13 +29,9 @@ from academy.audit import services as audit
 from academy.cohorts.models import ModuleDelivery
 from academy.core import calendar, clock
 from academy.core.errors import Conflict, DomainError
-from academy.core.filetypes import UnsupportedFileType
 from academy.core.uploads import store_upload
 from academy.extensions import db
 
-#: A document that unpacks to more than this is refused: no essay needs it, and a zip bomb does.
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
-MAX_UNPACK_RATIO = 100
 MAX_FILES_PER_SUBMISSION = 10
 
 ASSIGNMENT_FIELDS = (
@@ -281,23 +276,6 @@ def _draft_for(assignment: Assignment, user) -> Submission:
     return submission
 
 
-def _check_not_a_bomb(stream: BinaryIO, size: int) -> None:
-    start = stream.tell()
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            unpacked = sum(entry.file_size for entry in archive.infolist())
-    except zipfile.BadZipFile:
-        return
-    finally:
-        stream.seek(start)
-    if unpacked > MAX_UNPACKED_BYTES or unpacked > MAX_UNPACK_RATIO * max(size, 1):
-        raise UnsupportedFileType(
-            "This document unpacks to far more than its size, so it cannot be accepted. "
-            "Save it again from your word processor, or as a PDF.",
-            field="file",
-        )
-
-
 def add_file(assignment: Assignment, user, stream: BinaryIO, file_name: str) -> SubmissionFile:
     """Add a file to the learner's draft, replacing one of the same name. The bytes are stored
     (and checked) before any row is written, so a failure leaves nothing behind."""
@@ -306,16 +284,8 @@ def add_file(assignment: Assignment, user, stream: BinaryIO, file_name: str) -> 
     if submission is not None and submission.status != "draft":
         raise Conflict("You have already submitted this work. Ask your tutor to reopen it.")
 
-    def refuse_bombs(stream, file_type, size):
-        if file_type.ext in ("docx", "odt", "pptx", "xlsx"):
-            _check_not_a_bomb(stream, size)
-
     stored = store_upload(
-        stream,
-        file_name,
-        allowed_types=assignment.allowed_types,
-        max_mb=assignment.max_size_mb,
-        inspect=refuse_bombs,
+        stream, file_name, allowed_types=assignment.allowed_types, max_mb=assignment.max_size_mb
     )
     name, file_type = stored.name, stored.file_type
 

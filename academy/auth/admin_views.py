@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from academy.auth import services
+from academy.auth import mfa, services
 from academy.auth.admin_forms import EditUserForm, GrantRoleForm, NewUserForm
 from academy.auth.models import ROLE_LABELS, ROLES, RoleAssignment, User
 from academy.auth.policy import can_list_users, can_manage_users, needs_invitation, visible_users
@@ -158,6 +158,8 @@ def show(user_id: int):
         assignments=[(a, role_status(a, today), role_scope(a)) for a in user.roles],
         can_manage=can_manage_users(current_user),
         needs_invitation=needs_invitation(user),
+        mfa_enrolled=mfa.is_enrolled(user),
+        mfa_required=mfa.required_for(user),
     )
 
 
@@ -226,3 +228,45 @@ def resend_invitation(user_id: int):
         db.session.commit()
         flash(f"We have emailed {user.email} a new invitation to set a password.", "success")
     return redirect(url_for(".show", user_id=user.id))
+
+
+@bp.post("/<int:user_id>/sign-out-everywhere")
+def sign_out_everywhere(user_id: int):
+    """For a lost device or a suspected compromise: every session and token of the user ends."""
+    user = _visible_user_or_404(user_id)
+    require(can_manage_users)
+    revoked = services.sign_out_everywhere(user, actor=current_user, revoke_tokens=True)
+    db.session.commit()
+    log.info("user %s signed out everywhere by %s", user.id, current_user.id)
+    flash(
+        f"{user.name} has been signed out on every device and {revoked} API "
+        f"token{'' if revoked == 1 else 's'} revoked",
+        "success",
+    )
+    return redirect(url_for(".show", user_id=user.id))
+
+
+@bp.post("/<int:user_id>/mfa/reset")
+def reset_mfa(user_id: int):
+    """For a lost or replaced phone: clear the user's authenticator and recovery codes."""
+    user = _visible_user_or_404(user_id)
+    require(can_manage_users)
+    if save_or_flash(lambda: _reset_mfa(user)):
+        log.info("two-factor authentication of user %s reset by %s", user.id, current_user.id)
+        flash(
+            f"{user.name}'s two-factor authentication has been reset and they have been signed "
+            "out everywhere. "
+            + (
+                "They set it up again when they next sign in."
+                if mfa.required_for(user)
+                else "They can sign in with their password alone until they set it up again."
+            ),
+            "success",
+        )
+    return redirect(url_for(".show", user_id=user.id))
+
+
+def _reset_mfa(user: User) -> None:
+    mfa.reset(user, actor=current_user)
+    # Whoever has the lost phone may have a signed-in browser too.
+    services.sign_out_everywhere(user, actor=current_user)

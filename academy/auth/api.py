@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, jsonify
+from flask import abort, current_app, jsonify, request
 from flask_smorest import Blueprint
+from werkzeug.exceptions import TooManyRequests
 
-from academy.auth import policy, services
+from academy.auth import mfa, policy, services, throttle
 from academy.auth.api_auth import api_user, public
 from academy.auth.models import ApiToken, RoleAssignment, User
 from academy.auth.schemas import (
@@ -15,6 +16,9 @@ from academy.auth.schemas import (
     MeSchema,
     RoleGrantSchema,
     RoleSchema,
+    SignOutEverywhereResultSchema,
+    SignOutEverywhereSchema,
+    TokenInfoSchema,
     TokenRequestSchema,
     TokenSchema,
     UserCreateSchema,
@@ -38,6 +42,17 @@ USER_OUTPUT = (
 )
 
 
+MFA_NOT_SET_UP = (
+    "Your role requires two-factor authentication, which is not set up for your account yet. "
+    "Sign in on the website to set it up, then ask for a token with a code as `otp`."
+)
+MFA_CODE_NEEDED = (
+    "This account uses two-factor authentication: send the code your authenticator app shows "
+    "now (or a recovery code) as `otp`."
+)
+MFA_CODE_WRONG = "The `otp` code is not right, or it has been used already."
+
+
 def _login_rate_limit() -> str:
     # The same budget as the HTML sign-in form, read per request so operators can tune it.
     return current_app.config["LOGIN_RATE_LIMIT"]
@@ -53,20 +68,54 @@ def _login_rate_limit() -> str:
 )
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
-@documented_errors(blp, 400, 401, 429)
+@documented_errors(blp, 400, 401, 403, 429)
 @blp.doc(security=[])
 def create_token(data):
     """Exchange an email address and password for a bearer token (no token needed).
 
     The secret is in the answer only once; store it. Wrong credentials answer 401 whether or not
-    the email address has an account."""
-    user = services.authenticate(data["email"], data["password"], channel="api")
+    the email address has an account. Accounts with two-factor authentication also send `otp`;
+    after repeated failures, attempts are refused for a while (429 with Retry-After)."""
+    email, address = data["email"], request.remote_addr
+    wait = throttle.retry_after(email, address)
+    if wait:
+        throttle.note_refusal(email, address, wait, channel="api")
+        db.session.commit()
+        raise TooManyRequests(description=throttle.message(wait), retry_after=wait)
+    user = services.authenticate(email, data["password"], channel="api", complete=False)
     if user is None:
-        db.session.commit()  # keep the audit of the failed attempt
+        throttle.record_failure(email, address)
+        db.session.commit()  # keep the audit and the count of the failed attempt
         abort(401, description="The email address or password is not right.")
-    token, secret = services.issue_token(user, label=data["label"])
+    second_factor = None
+    if mfa.must_enrol(user):
+        db.session.commit()
+        abort(403, description=MFA_NOT_SET_UP)
+    if mfa.is_enrolled(user):
+        if not data["otp"]:
+            db.session.commit()
+            abort(401, description=MFA_CODE_NEEDED)
+        second_factor = mfa.check_code(user, data["otp"], channel="api")
+        if second_factor is None:
+            throttle.record_failure(email, address)
+            db.session.commit()
+            abort(401, description=MFA_CODE_WRONG)
+    services.record_login(user, channel="api", second_factor=second_factor)
+    throttle.clear(email)
+    token, secret = services.issue_token(
+        user, label=data["label"], scopes=data["scopes"], days=data["days"]
+    )
     db.session.commit()
-    return {"id": token.id, "token": secret, "expires_at": token.expires_at}
+    return {"id": token.id, "token": secret, "expires_at": token.expires_at, "scopes": token.scopes}
+
+
+@blp.get("/auth/tokens")
+@blp.response(200, TokenInfoSchema(many=True))
+@documented_errors(blp, 401)
+def list_tokens():
+    """Your tokens that still work, newest first: labels, scopes and when each was last used.
+    Secrets are never stored, so they cannot be listed."""
+    return services.live_tokens(api_user())
 
 
 @blp.delete(f"/auth/tokens/<{ID}:token_id>")
@@ -84,6 +133,21 @@ def revoke_token(token_id):
 
 
 # --- the caller --------------------------------------------------------------------------------
+
+
+@blp.post("/me/sign-out-everywhere")
+@blp.arguments(SignOutEverywhereSchema)
+@blp.response(200, SignOutEverywhereResultSchema)
+@documented_errors(blp, 401, 403)
+def sign_out_everywhere(data):
+    """End every browser session you have (a lost or shared device), and with `revoke_tokens`
+    every API token too, this one included."""
+    caller = api_user()
+    revoked = services.sign_out_everywhere(
+        caller, actor=caller, revoke_tokens=data["revoke_tokens"]
+    )
+    db.session.commit()
+    return {"tokens_revoked": revoked}
 
 
 @blp.get("/me")

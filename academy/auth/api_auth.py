@@ -7,6 +7,9 @@ from flask import abort, current_app, g, request
 from academy.auth.models import User
 from academy.extensions import db
 
+#: What a token with only the "read" scope may send.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def public(view):
     """Mark an API view as callable without a token (token creation)."""
@@ -34,6 +37,8 @@ def authenticate_api_request():
     token = usable_token(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
     if token is None:
         abort(401, description="Send a valid API token: Authorization: Bearer <token>.")
+    if request.method not in READ_METHODS and "write" not in token.scopes:
+        abort(403, description="This token may only read. Make a token with the write scope.")
     g.api_token = token
     g.api_user = token.user
     return None

@@ -7,7 +7,7 @@ password rules themselves live in `academy.auth.passwords` and reach the form as
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, RadioField, StringField
+from wtforms import BooleanField, Field, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
@@ -99,4 +99,58 @@ class MarksSharingForm(FlaskForm):
             SelectChoice("no", "No, they see only whether I passed and my credits"),
         ],
         validators=[InputRequired("Choose whether to share your marks and feedback")],
+    )
+
+
+class SecondFactorForm(FlaskForm):
+    """A code from the authenticator app, or (where `accept_recovery`) a recovery code."""
+
+    #: Set when the attempt was refused unchecked because of repeated failures (seconds to wait).
+    retry_after = 0
+
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[
+            InputRequired("Enter the code from your authenticator app"),
+            Length(max=64, message="Enter the code from your authenticator app"),
+        ],
+    )
+
+    def __init__(self, *args, accept_recovery: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if accept_recovery:
+            self.code.description = "The 6 digits your app shows now, or one of your recovery codes"
+        else:
+            self.code.description = "The 6 digits your app shows now"
+
+
+class NewTokenForm(FlaskForm):
+    label = StringField(
+        "Name",
+        description="Something to recognise it by, such as the script or report that uses it",
+        validators=[
+            InputRequired("Enter a name for the token"),
+            Length(max=100, message="Name must be 100 characters or fewer"),
+        ],
+    )
+    write = BooleanField(
+        "Allow it to change data",
+        description="Leave unticked for a token that only reads, such as one for a report",
+    )
+    days = RadioField(
+        "How long should it last?",
+        choices=[
+            SelectChoice("30", "30 days"),
+            SelectChoice("90", "90 days"),
+            SelectChoice("365", "1 year"),
+        ],
+        default="90",
+        validators=[InputRequired("Choose how long the token lasts")],
+    )
+
+
+class SignOutEverywhereForm(FlaskForm):
+    revoke_tokens = BooleanField(
+        "Also revoke my API tokens",
+        description="Scripts using them will stop working until you make new ones",
     )

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, post_dump, validate
 
 from academy.auth.models import ROLES
 from academy.auth.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from academy.auth.services import MAX_TOKEN_DAYS, TOKEN_SCOPES
 from academy.core import clock
 from academy.core.api import Id, RequestSchema, Text, not_blank
 from academy.core.pagination import PageArgs
@@ -21,10 +22,33 @@ from academy.core.pagination import PageArgs
 class TokenRequestSchema(RequestSchema):
     email = Text(required=True, validate=validate.Length(max=254))
     password = Text(required=True, validate=validate.Length(max=PASSWORD_MAX_LENGTH))
+    otp = Text(
+        load_default=None,
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "Accounts with two-factor authentication: the 6-digit code the "
+            "authenticator app shows now, or an unused recovery code"
+        },
+    )
     label = Text(
         load_default="",
         validate=validate.Length(max=100),
         metadata={"description": "A name to recognise the token by, e.g. the script using it"},
+    )
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(list(TOKEN_SCOPES))),
+        load_default=lambda: list(TOKEN_SCOPES),
+        validate=validate.Length(min=1, error="Choose at least one scope"),
+        metadata={
+            "description": "What the token may do: "
+            + "; ".join(f"`{name}`: {what}" for name, what in TOKEN_SCOPES.items())
+            + ". Both unless you say otherwise."
+        },
+    )
+    days = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_TOKEN_DAYS),
+        metadata={"description": "How many days the token lasts; the academy's default if unset"},
     )
 
 
@@ -35,6 +59,29 @@ class TokenSchema(Schema):
         metadata={"description": "The secret: shown only now; send it as `Bearer <token>`"},
     )
     expires_at = fields.DateTime(required=True)
+    scopes = fields.List(fields.String(), required=True)
+
+
+class TokenInfoSchema(Schema):
+    """A token as listed: everything but the secret, which is never stored."""
+
+    id = fields.Integer(required=True)
+    label = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class SignOutEverywhereSchema(RequestSchema):
+    revoke_tokens = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also revoke every API token (this one included)"},
+    )
+
+
+class SignOutEverywhereResultSchema(Schema):
+    tokens_revoked = fields.Integer(required=True)
 
 
 # --- roles -------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def create_user(
         raise Conflict("An account with this email address already exists", field="email")
     _check_organisation(organisation_id)
     if password is not None:
-        check_new_password(password, email=email)
+        check_new_password(password, email=email, name=name)
     user = User(
         email=email,
         name=name.strip(),
@@ -139,9 +139,12 @@ def check_version(obj, expected_version: int | None) -> None:
 # --- signing in ---------------------------------------------------------------------------
 
 
-def authenticate(email: str, password: str, *, channel: str = "web") -> User | None:
+def authenticate(
+    email: str, password: str, *, channel: str = "web", complete: bool = True
+) -> User | None:
     """The user for these credentials, or None. Both outcomes are audited; the answer to the
-    caller never says whether the email exists."""
+    caller never says whether the email exists. With `complete=False` a second factor is still
+    to come, so the sign-in is recorded later, by `record_login`, once it has passed."""
     user = user_by_email(email or "")
     ok = verify_password(user.password_hash if user else None, password or "")
     if not ok or user is None or not user.active:
@@ -153,12 +156,20 @@ def authenticate(email: str, password: str, *, channel: str = "web") -> User | N
             after={"email": normalise_email(email or "")[:254], "channel": channel},
         )
         return None
-    bookkeeping = {"last_login_at": clock.now()}
     if needs_rehash(user.password_hash):
-        bookkeeping["password_hash"] = hash_password(password)
-    _write_without_new_version(user, **bookkeeping)
-    audit.record("auth.login", actor=user, obj=user, after={"channel": channel})
+        _write_without_new_version(user, password_hash=hash_password(password))
+    if complete:
+        record_login(user, channel=channel)
     return user
+
+
+def record_login(user: User, *, channel: str, second_factor: str | None = None) -> None:
+    """Note a complete sign-in: its time, and an audit saying which second factor was used."""
+    _write_without_new_version(user, last_login_at=clock.now())
+    after = {"channel": channel}
+    if second_factor:
+        after["second_factor"] = second_factor
+    audit.record("auth.login", actor=user, obj=user, after=after)
 
 
 def _write_without_new_version(user: User, **values) -> None:
@@ -175,9 +186,31 @@ def record_logout(user: User) -> None:
 
 
 def set_password(user: User, new_password: str, *, actor: User | None, reason: str) -> None:
-    check_new_password(new_password, email=user.email)
-    _write_without_new_version(user, password_hash=hash_password(new_password))
+    """Set a new password and end every session made with the old one: whoever knew it may be
+    signed in somewhere (ASVS 3.3.3). The caller keeps its own session if it should."""
+    check_new_password(new_password, email=user.email, name=user.name)
+    _write_without_new_version(
+        user, password_hash=hash_password(new_password), session_epoch=user.session_epoch + 1
+    )
     audit.record("user.password_set", actor=actor, obj=user, after={"reason": reason})
+
+
+def sign_out_everywhere(user: User, *, actor: User | None, revoke_tokens: bool = False) -> int:
+    """End every browser session of `user` (theirs or an admin's action on a lost device), and
+    with `revoke_tokens` their API tokens too. Returns how many tokens were revoked."""
+    _write_without_new_version(user, session_epoch=user.session_epoch + 1)
+    revoked = 0
+    if revoke_tokens:
+        for token in live_tokens(user):
+            revoke_token(token, actor=actor)
+            revoked += 1
+    audit.record(
+        "auth.sign_out_everywhere",
+        actor=actor,
+        obj=user,
+        after={"tokens_revoked": revoked},
+    )
+    return revoked
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -393,19 +426,59 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_token(user: User, *, label: str = "", days: int | None = None) -> tuple[ApiToken, str]:
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+#: What a token may do. A report script or a trust's BI tool needs only "read".
+TOKEN_SCOPES = {
+    "read": "Read data (GET requests)",
+    "write": "Change data (POST, PUT, PATCH and DELETE requests)",
+}
+MAX_TOKEN_DAYS = 365
+
+
+def issue_token(
+    user: User,
+    *,
+    label: str = "",
+    days: int | None = None,
+    scopes: list[str] | tuple[str, ...] = ("read", "write"),
+) -> tuple[ApiToken, str]:
+    unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
+    if unknown:
+        raise DomainError(f"Unknown scope: {', '.join(unknown)}", field="scopes")
+    if not scopes:
+        raise DomainError("Choose at least one scope", field="scopes")
     days = days or current_app.config["API_TOKEN_DAYS"]
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise DomainError(f"A token lasts from 1 to {MAX_TOKEN_DAYS} days", field="days")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user,
         token_hash=_token_hash(secret),
         label=(label or "").strip()[:100],
         expires_at=clock.now() + timedelta(days=days),
+        # In TOKEN_SCOPES order, so equal sets read the same everywhere.
+        scopes=[scope for scope in TOKEN_SCOPES if scope in scopes],
     )
     db.session.add(token)
     db.session.flush()
-    audit.record("token.issue", actor=user, obj=token, after={"label": token.label})
+    audit.record(
+        "token.issue", actor=user, obj=token, after={"label": token.label, "scopes": token.scopes}
+    )
     return token, secret
+
+
+def live_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > clock.now(),
+            )
+            .order_by(ApiToken.id.desc())
+        )
+    )
 
 
 def usable_token(secret: str) -> ApiToken | None:

@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
-from academy.auth import services
+from academy.auth import mfa, services, throttle
 from academy.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -67,13 +67,32 @@ def login():
         return redirect(next_url or url_for("auth.account"))
     form = SignInForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
-        db.session.commit()  # keeps the audit of a failure as well as a success
-        if user is not None:
+        email, address = form.email.data, request.remote_addr
+        wait = throttle.retry_after(email, address)
+        if wait:
+            # Refused before the password is looked at, in the same words for every address.
+            throttle.note_refusal(email, address, wait, channel="web")
+            db.session.commit()
+            form.form_errors.append(throttle.message(wait))
+            page = render_template("auth/login.html", form=form, next_url=next_url)
+            return page, 429, {"Retry-After": str(wait)}
+        user = services.authenticate(email, form.password.data, complete=False)
+        if user is None:
+            throttle.record_failure(email, address)
+            db.session.commit()  # keeps the audit and the count of the failure
+            # One message for an unknown email, a wrong password or a deactivated account.
+            form.password.errors = [SIGN_IN_FAILED]
+        elif mfa.is_enrolled(user) or mfa.must_enrol(user):
+            db.session.commit()
+            from academy.auth.mfa_views import begin_second_step
+
+            return begin_second_step(user, next_url)
+        else:
+            services.record_login(user, channel="web")
+            throttle.clear(email)
+            db.session.commit()
             security.start_session(user)
             return redirect(next_url or url_for("auth.account"))
-        # One message for an unknown email, a wrong password or a deactivated account.
-        form.password.errors = [SIGN_IN_FAILED]
     return render_template("auth/login.html", form=form, next_url=next_url)
 
 
@@ -191,7 +210,12 @@ def change_password():
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash("Your password has been changed", "success")
+            # The new password ended every other session; this one, just re-authenticated, stays.
+            security.keep_this_session(current_user._get_current_object())
+            flash(
+                "Your password has been changed and you have been signed out on other devices",
+                "success",
+            )
             return redirect(url_for("auth.account"))
     return render_template("auth/change_password.html", form=form)
 

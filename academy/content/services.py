@@ -24,7 +24,7 @@ from academy.content.models import (
     Resource,
     ResourceCompletion,
 )
-from academy.core import filetypes
+from academy.core import antivirus, filetypes
 from academy.core.errors import DomainError
 from academy.core.storage import storage
 from academy.extensions import db
@@ -245,6 +245,7 @@ def _store(upload: Upload | None, *, required: bool) -> dict:
             raise DomainError("Choose a file to upload", field="file")
         return {}
     file_type, name = filetypes.check_upload(upload.stream, upload.name, CONTENT_FILE_TYPES)
+    antivirus.refuse_infected(upload.stream, name, field="file")
     blob = storage().save(upload.stream, max_size=MAX_FILE_SIZE)
     return {
         "file_sha256": blob.sha256,

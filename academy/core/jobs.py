@@ -6,6 +6,10 @@ no Redis (the embedded default), they run in this process straight after the req
 (`run_ready`). A rolled-back change enqueues nothing, and a rolled-back savepoint drops the jobs
 queued inside it; releasing a savepoint is not the commit, so its jobs wait for the real one.
 Jobs must be idempotent: RQ retries them, and the outbox's sweeper may run one again.
+
+A job carries the request id of the request (academy.core.logs) that queued it, in the RQ job's
+meta or beside an in-process job, and logs under it while it runs, so its log lines lead back to
+the request that caused them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from academy.core import logs
 from academy.extensions import db
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ def enqueue(name: str, *args, delay: timedelta | None = None) -> None:
     session = db.session()
     # With the savepoint it was queued in, if any: rolling that back drops this job.
     session.info.setdefault(_SESSION_KEY, []).append(
-        (name, args, delay, session.get_nested_transaction())
+        (name, args, delay, session.get_nested_transaction(), logs.current_request_id())
     )
 
 
@@ -68,7 +73,10 @@ def _release_jobs(session: Session) -> None:
     # SQLAlchemy calls this when a savepoint is released too; the change is not committed yet.
     if session.in_nested_transaction():
         return
-    jobs = [(name, args, delay) for name, args, delay, _ in session.info.pop(_SESSION_KEY, [])]
+    jobs = [
+        (name, args, delay, request_id)
+        for name, args, delay, _, request_id in session.info.pop(_SESSION_KEY, [])
+    ]
     if not jobs:
         return
     if current_app.config.get("REDIS_URL"):
@@ -77,12 +85,13 @@ def _release_jobs(session: Session) -> None:
 
         try:
             target = queue()
-            for name, args, delay in jobs:
+            for name, args, delay, request_id in jobs:
                 retry = Retry(max=3, interval=[10, 60, 300])
+                meta = {"request_id": request_id} if request_id else None
                 if delay:
-                    target.enqueue_in(delay, perform, name, *args, retry=retry)
+                    target.enqueue_in(delay, perform, name, *args, retry=retry, meta=meta)
                 else:
-                    target.enqueue(perform, name, *args, retry=retry)
+                    target.enqueue(perform, name, *args, retry=retry, meta=meta)
         except RedisError:
             # The change has committed: failing now would tell the user it had not. Emails
             # stay pending in the outbox, and the next sweep (worker start or run-scheduled)
@@ -95,7 +104,9 @@ def _release_jobs(session: Session) -> None:
     if ready is None:
         ready = []
         _ready.set(ready)
-    ready.extend((name, args) for name, args, delay in jobs if delay is None)
+    ready.extend(
+        (name, args, request_id) for name, args, delay, request_id in jobs if delay is None
+    )
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -121,13 +132,18 @@ def _inside(transaction, savepoint) -> bool:
 def perform(name: str, *args):
     """Run one job in its own transaction: commit what it did, or roll it back and re-raise so
     RQ records the failure (and retries it)."""
-    try:
-        result = JOBS[name](*args)
-        db.session.commit()
-        return result
-    except Exception:
-        db.session.rollback()
-        raise
+    from rq import get_current_job
+
+    job = get_current_job()
+    request_id = job.meta.get("request_id") if job is not None else logs.current_request_id()
+    with logs.request_id_context(request_id):
+        try:
+            result = JOBS[name](*args)
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            raise
 
 
 def run_ready() -> int:
@@ -138,12 +154,18 @@ def run_ready() -> int:
         ready = _ready.get()
         if not ready:
             return ran
-        name, args = ready.pop(0)
-        try:
-            perform(name, *args)
-        except Exception:
-            log.exception("job %s%r failed", name, args)
+        name, args, request_id = ready.pop(0)
+        with logs.request_id_context(request_id):
+            try:
+                perform(name, *args)
+            except Exception:
+                log.exception("job %s%r failed", name, args)
         ran += 1
+
+
+def ready_count() -> int:
+    """Jobs waiting to run in this process (no Redis), for the metrics."""
+    return len(_ready.get() or ())
 
 
 def discard_ready() -> None:

@@ -15,13 +15,15 @@ STAFF_ROLES = ("admin", "tutor", "sponsor", "examiner")
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# JSON is data, never a document: nothing in it may load or run, nor may it be framed.
+# JSON, files and downloads are data, never documents: nothing in them may load or run, nor may
+# they be framed, even where a browser is persuaded to render one.
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 SIGNED_IN_AT = "signed_in_at"
 LAST_SEEN = "last_seen"
+SESSION_EPOCH = "epoch"
 # Last-seen is only rewritten when it has moved this far, so most responses leave the cookie alone.
 LAST_SEEN_STEP_SECONDS = 60
 
@@ -40,10 +42,18 @@ def start_session(user) -> None:
     moment = int(clock.now().timestamp())
     session[SIGNED_IN_AT] = moment
     session[LAST_SEEN] = moment
+    session[SESSION_EPOCH] = user.session_epoch
+
+
+def keep_this_session(user) -> None:
+    """After the user moved their own session epoch on (a password change), carry the session
+    they did it from into the new epoch, so only their other devices are signed out."""
+    session[SESSION_EPOCH] = user.session_epoch
 
 
 def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"cspNonce": csp_nonce()})
+    app.before_request(_end_session_from_old_epoch)
     app.before_request(_expire_staff_session)
     app.after_request(_security_headers)
 
@@ -57,9 +67,24 @@ def _security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", PAGE_POLICY.format(nonce=csp_nonce()))
-    elif response.is_json:
+    else:
         headers.setdefault("Content-Security-Policy", DATA_POLICY)
     return response
+
+
+def _end_session_from_old_epoch():
+    """Sign out a session begun before the user's last "sign out everywhere" (or password reset,
+    or erasure): the cookie is signed, not stored, so the epoch is how a server ends it."""
+    if request.endpoint == "static" or request.path.startswith("/api/v1/"):
+        return None
+    if "_user_id" not in session or not current_user.is_authenticated:
+        return None
+    if session.get(SESSION_EPOCH, 0) == current_user.session_epoch:
+        return None
+    logout_user()
+    session.clear()
+    flash("You have been signed out on this device. Sign in again to carry on.", "info")
+    return redirect(url_for("auth.login"))
 
 
 def _expire_staff_session():

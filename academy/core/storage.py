@@ -13,7 +13,9 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,15 @@ class FileTooLarge(DomainError):
 class StoredBlob:
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class ListedBlob:
+    """A blob found in storage by `list_blobs`, with when it was written (UTC)."""
+
+    sha256: str
+    size: int
+    modified: datetime
 
 
 class LocalStorage:
@@ -66,6 +77,19 @@ class LocalStorage:
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        """Remove the blob; nothing happens if it is already gone. Callers go through
+        academy.core.blobs, which checks no row still points at it and waits for the commit."""
+        self._path(sha256).unlink(missing_ok=True)
+
+    def list_blobs(self) -> Iterator[ListedBlob]:
+        """Every stored blob (temp files of unfinished uploads are not blobs)."""
+        for path in self.root.glob("??/??/*"):
+            if SHA256.match(path.name) and path == self._path(path.name) and path.is_file():
+                stat = path.stat()
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                yield ListedBlob(path.name, stat.st_size, modified)
 
 
 def stream_size(stream: BinaryIO) -> int:
@@ -128,6 +152,21 @@ class S3Storage:
                 return False
             raise
         return True
+
+    def delete(self, sha256: str) -> None:
+        """Remove the object; S3 answers success for a key that is already gone."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
+
+    def list_blobs(self) -> Iterator[ListedBlob]:
+        """Every object under the prefix whose name is a hash, page by page."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if SHA256.match(name):
+                    yield ListedBlob(name, item["Size"], item["LastModified"].astimezone(UTC))
 
 
 def storage() -> LocalStorage | S3Storage:

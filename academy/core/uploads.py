@@ -1,5 +1,6 @@
-"""Taking an uploaded file: size, type by content, then storage, in that order and in one place,
-so every upload (submissions, feedback files, credential evidence) refuses the same things."""
+"""Taking an uploaded file: size, type and content checks, a virus scan, then storage, in that
+order and in one place, so every upload (submissions, feedback files, credential evidence)
+refuses the same things and a refused file is never stored."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from academy.core import antivirus
 from academy.core.errors import DomainError
 from academy.core.filetypes import FileType, check_upload
 from academy.core.storage import FileTooLarge, storage, stream_size
@@ -31,8 +33,9 @@ def store_upload(
     inspect: Callable[[BinaryIO, FileType, int], None] | None = None,
 ) -> StoredUpload:
     """Check and store an upload before any row changes, so a refused or failed upload changes
-    nothing. `inspect` runs after the type check for content-specific refusals (zip bombs).
-    Every refusal names `field`."""
+    nothing. `check_upload` refuses wrong types and hidden content (macros, embedded archives,
+    bombs, polyglots); `inspect` runs after it for a caller's own refusals; then the virus scan,
+    when one is configured. Every refusal names `field`."""
     max_size = max_mb * 1024 * 1024
     try:
         size = stream_size(stream)
@@ -43,6 +46,7 @@ def store_upload(
         file_type, name = check_upload(stream, file_name or "", allowed_types)
         if inspect is not None:
             inspect(stream, file_type, size)
+        antivirus.refuse_infected(stream, name, field=field)
         blob = storage().save(stream, max_size=max_size)
     except DomainError as error:
         error.field = field

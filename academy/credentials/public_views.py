@@ -18,6 +18,7 @@ from academy.credentials.document import achievement_id, public_url
 from academy.credentials.models import Credential, StatusList
 from academy.credentials.verification import MAX_DOCUMENT_BYTES, verify_document
 from academy.extensions import db, limiter
+from academy.privacy.policy import public_name
 
 bp = Blueprint("credentials_public", __name__)
 
@@ -52,6 +53,7 @@ def credential_page(uuid: UUID):
     return render_template(
         "credentials/public.html",
         credential=credential,
+        holder_name=public_name(credential.user),
         status=credential.status,
         json_url=public_url(credential) + ".json",
     )

@@ -10,7 +10,9 @@ as it likes (hourly is plenty):
 4. credential expiry reminders, `EXPIRY_REMINDER_DAYS` before a valid credential expires, to its
    holder and to the current sponsors of their employer and of the organisations that sponsored
    their enrolments;
-5. the sponsors' summaries (academy.reporting.scheduled), as each sponsor chose.
+5. the sponsors' summaries (academy.reporting.scheduled), as each sponsor chose;
+6. the retention schedule (academy.privacy.retention): files, emails and sign-in counters past
+   their retention periods are deleted.
 
 Every email has an idempotency key naming what it reminds of and when, so running again sends
 nothing twice, and a deadline moved by an extension is a new deadline with reminders of its own.
@@ -695,6 +697,24 @@ def send_sponsor_summaries(now: datetime, *, dry_run: bool = False) -> StepResul
     return result
 
 
+# --- 6. retention ----------------------------------------------------------------------------
+
+
+def apply_retention(now: datetime, *, dry_run: bool = False) -> StepResult:
+    """Delete what is past its retention period (academy.privacy.retention)."""
+    from academy.privacy import retention
+
+    report = retention.run(now=now, dry_run=dry_run)
+    result = StepResult("Retention", verb="deleted")
+    # Only what was deleted, so a quiet run is one short line.
+    result.counts = {
+        name.replace("_", " "): count
+        for name, count in report.counts().items()
+        if count and name != "inactive_accounts"
+    } or {"items": 0}
+    return result
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -709,6 +729,7 @@ def run_scheduled(now: datetime | None = None, *, dry_run: bool = False) -> list
         ("Feedback overdue", lambda: send_feedback_alerts(now)),
         ("Credential expiry reminders", lambda: send_credential_expiry_reminders(now)),
         ("Sponsor summaries", lambda: send_sponsor_summaries(now, dry_run=dry_run)),
+        ("Retention", lambda: apply_retention(now, dry_run=dry_run)),
     ]
     results = []
     for label, step in steps:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from academy.audit.models import AuditEvent
 from academy.extensions import db
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_code
 
 SPONSOR_PASSWORD = "sponsor password that is long"
 
@@ -22,8 +22,8 @@ def links(response) -> dict[str, str]:
     return {rel: "{0.path}?{0.query}".format(urlsplit(url)) for url, rel in found}
 
 
-def token(api, email, password) -> dict[str, str]:
-    response = api().post("auth/tokens", json={"email": email, "password": password})
+def token(api, email, password, **extra) -> dict[str, str]:
+    response = api().post("auth/tokens", json={"email": email, "password": password, **extra})
     assert response.status_code == 201, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
 
@@ -35,7 +35,8 @@ def test_an_admin_sets_up_a_sponsor_who_sees_only_their_staff(api, make):
     # A failed sign-in first, then the admin's token.
     refused = client.post("auth/tokens", json={"email": admin.email, "password": "wrong guess"})
     assert refused.status_code == 401
-    as_admin = token(api, admin.email, PASSWORD)
+    make.mfa(admin)  # an admin's role requires two-factor authentication
+    as_admin = token(api, admin.email, PASSWORD, otp=totp_code(admin))
 
     def post(path, body):
         response = client.post(path, json=body, headers=as_admin)

@@ -31,7 +31,8 @@ def test_the_right_password_gets_a_token_that_authenticates(api, make, app):
 
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "token", "expires_at"}
+    assert set(body) == {"id", "token", "expires_at", "scopes"}
+    assert body["scopes"] == ["read", "write"]
     expires_at = datetime.fromisoformat(body["expires_at"])
     assert expires_at.utcoffset() == timedelta(0)
     days = app.config["API_TOKEN_DAYS"]

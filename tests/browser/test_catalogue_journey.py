@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     assert_accessible,
     expect_page,
     open_menu,
+    otp_fields,
     sign_in_as,
 )
 
@@ -369,7 +370,12 @@ def test_tutor_sees_their_cohorts_and_a_sponsor_only_their_own_staff(page):
 def _api_headers(page, email: str) -> dict[str, str]:
     answer = page.request.post(
         "/api/v1/auth/tokens",
-        data={"email": email, "password": DEMO_PASSWORD, "label": "browser journey"},
+        data={
+            "email": email,
+            "password": DEMO_PASSWORD,
+            "label": "browser journey",
+            **otp_fields(email),
+        },
     )
     assert answer.status == 201, answer.text()
     return {"Authorization": f"Bearer {answer.json()['token']}"}

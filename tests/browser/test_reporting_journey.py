@@ -35,6 +35,7 @@ from tests.browser.conftest import (
     assert_accessible,
     expect_page,
     open_menu,
+    otp_fields,
     sign_in_as,
 )
 from tests.dbutil import postgres_base_url
@@ -108,7 +109,12 @@ class Demo:
 def _token(api, email: str) -> dict[str, str]:
     answer = api.post(
         "/api/v1/auth/tokens",
-        data={"email": email, "password": DEMO_PASSWORD, "label": "reporting journey"},
+        data={
+            "email": email,
+            "password": DEMO_PASSWORD,
+            "label": "reporting journey",
+            **otp_fields(email),
+        },
     )
     assert answer.status == 201, answer.text()
     return {"Authorization": f"Bearer {answer.json()['token']}"}

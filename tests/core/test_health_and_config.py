@@ -3,6 +3,15 @@ import pytest
 from academy import create_app
 from academy.config import ConfigurationError
 
+#: What production needs besides the secrets (tests/core/test_production.py checks each).
+PRODUCTION_SERVICES = {
+    "DATABASE_URL": "postgresql+psycopg://academy@db.internal/academy",
+    "ACADEMY_BASE_URL": "https://academy.example.nhs.uk",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    # The limiter is shared by every app a test makes: keep one the test fixtures can reset.
+    "RATELIMIT_STORAGE_URI": "memory://",
+}
+
 
 def test_healthz_answers_without_a_database(client, monkeypatch):
     from academy.extensions import db
@@ -32,16 +41,32 @@ def test_production_refuses_a_missing_or_default_secret_key(monkeypatch, key):
 @pytest.mark.no_db
 def test_production_starts_with_a_real_secret_and_secure_cookies(monkeypatch):
     monkeypatch.setenv("ACADEMY_ENV", "production")
+    for name, value in PRODUCTION_SERVICES.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
     monkeypatch.setenv("ACADEMY_SIGNING_KEY", "z3u2RDpgFe6Voz19gxWsBkueKj6XiuC9w1bSBT4FTowsWk6A")
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    # The cookie the browser gets: "__Host-" prefixed, so it must be Secure, host-only, path /.
+    from flask import session
+
+    with app.test_request_context("https://academy.example/"):
+        session["probe"] = 1
+        response = app.response_class()
+        app.session_interface.save_session(app, session, response)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "path", "samesite"} <= attributes
+    assert "domain" not in attributes
 
 
 @pytest.mark.no_db
 def test_production_refuses_to_start_without_a_signing_key(monkeypatch, tmp_path):
     monkeypatch.setenv("ACADEMY_ENV", "production")
+    for name, value in PRODUCTION_SERVICES.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
     monkeypatch.delenv("ACADEMY_SIGNING_KEY", raising=False)
     monkeypatch.setenv("ACADEMY_KEY_FILE", str(tmp_path / "absent.json"))

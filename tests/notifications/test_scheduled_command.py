@@ -134,6 +134,7 @@ def test_a_run_sends_everything_due_once(app, world, outbox):
         "Feedback overdue: 0 sent (tutor alerts: 0; admin digests: 0).",
         "Credential expiry reminders: 0 sent (at 90 days: 0; at 30 days: 0).",
         "Sponsor summaries: 0 sent.",
+        "Retention: 0 deleted.",
     ]
     assert len(outbox) == sent
 

@@ -34,7 +34,10 @@ FUZZ = settings(
 
 @pytest.fixture
 def admin_headers(make):
-    return {"Authorization": f"Bearer {make.token_for(make.user('admin'))}"}
+    """Fresh headers per call: an operation that revokes the caller's own tokens (signing out
+    everywhere) must not leave every later operation fuzzing only the 401 branch."""
+    admin = make.user("admin")
+    return lambda: {"Authorization": f"Bearer {make.token_for(admin)}"}
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ def test_no_operation_breaks_its_contract(app, admin_headers, existing_ids):
     for operation in operations:
         for ids, mode, path_parameters in runs(operation, existing_ids):
             try:
-                fuzz(operation, admin_headers, mode, path_parameters)
+                fuzz(operation, admin_headers(), mode, path_parameters)
             except (Exception, BaseExceptionGroup) as error:  # report every operation's failure
                 run = ", ".join(filter(None, [mode.value, ids]))
                 failures[f"{operation.label} ({run})"] = f"{type(error).__name__}: {error}"

@@ -30,6 +30,7 @@ def assert_safe_page(response) -> None:
     assert policy["style-src"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["frame-ancestors"] == "'none'"
+    assert policy["base-uri"] == "'none'"
     nonce = NONCE.search(policy["script-src"]).group(1)
     html = response.get_data(as_text=True)
     inline = [attrs for attrs, body in SCRIPT.findall(html) if "src=" not in attrs]
@@ -114,6 +115,18 @@ def test_json_answers_may_load_nothing(api, world):
     assert (
         refused.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
     )
+
+
+def test_files_and_exports_may_load_nothing_nor_be_framed(client, login_as, world):
+    """A download a browser is persuaded to render (CSV, a static file) runs nothing."""
+    login_as(world["learner"])
+    for path in ("/static/swagger-ui-init.js", "/my/cpd/export.csv"):
+        response = client.get(path, buffered=True)
+        response.close()
+        assert response.status_code == 200, path
+        assert response.headers["Content-Security-Policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"
+        ), path
 
 
 def test_api_docs_start_swagger_ui_from_a_static_script(client):
