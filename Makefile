@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 VENDOR := academy/static/vendor
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: install run test test-sqlite test-postgres lint format migrate demo clean
+.PHONY: install run test test-sqlite test-postgres lint format migrate demo bench clean
 
 install: $(VENV)/.installed $(VENDOR)/.installed
 
@@ -54,6 +54,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The performance benchmark on the local PostgreSQL (docs/performance.md); BENCH_ARGS=--quick for a
+# small scale that runs in a few minutes.
+bench: install
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache

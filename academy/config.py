@@ -7,6 +7,7 @@ with a missing or default `SECRET_KEY`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,9 +118,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 30),
         "STAFF_SESSION_HOURS": _int("STAFF_SESSION_HOURS", 12),
         "WTF_CSRF_TIME_LIMIT": None,
-        # Rate limits: memory on one process, Redis when there is one to share between nodes.
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
+        # Rate limits: memory on one process, Redis when there is one to share between nodes
+        # (counted once across every node and worker); an explicit RATELIMIT_STORAGE_URI wins.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # "moving-window" counts the last minute exactly, at more cost in Redis than the default.
+        "RATELIMIT_STRATEGY": env.get("RATELIMIT_STRATEGY", "fixed-window"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
         # Backoff after repeated failed sign-ins, counted in the database (academy.auth.throttle).
@@ -177,6 +181,12 @@ def load_config(overrides: dict | None = None) -> dict:
     return config
 
 
+def _making_keys() -> bool:
+    """Whether this process is `flask academy keys ...`: the command that makes the first signing
+    key has to start without one. Every other process, web or worker, still refuses."""
+    return any(pair == ("academy", "keys") for pair in zip(sys.argv, sys.argv[1:], strict=False))
+
+
 def check_config(config: dict) -> None:
     if config["ACADEMY_ENV"] == "production":
         key = config.get("SECRET_KEY") or ""
@@ -204,7 +214,11 @@ def check_config(config: dict) -> None:
                 "ACADEMY_ENV=production needs REDIS_URL (for example redis://host:6379/0): rate "
                 "limits and background jobs are shared between app nodes through Redis"
             )
-        if not config.get("ACADEMY_SIGNING_KEY") and not Path(config["ACADEMY_KEY_FILE"]).exists():
+        if (
+            not config.get("ACADEMY_SIGNING_KEY")
+            and not Path(config["ACADEMY_KEY_FILE"]).exists()
+            and not _making_keys()
+        ):
             raise ConfigurationError(
                 "ACADEMY_ENV=production needs a credential signing key: set ACADEMY_SIGNING_KEY "
                 "or run `flask academy keys generate` (it writes ACADEMY_KEY_FILE)"

@@ -192,7 +192,9 @@ class Extension(TimestampMixin, db.Model):
     #: The learner's own deadline once approved; the cut-off moves by the same amount.
     granted_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     granted_cutoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     version: Mapped[int] = version_column()

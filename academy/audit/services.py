@@ -103,3 +103,10 @@ def actor_emails(events) -> dict[int, str]:
     if not ids:
         return {}
     return dict(db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def record_export(what: str, *, actor, obj=None, **details) -> AuditEvent:
+    """A bulk download of people's data (a trust's staff report, a gradebook, the audit log):
+    who took which data, and when, is what a trust's information governance lead asks first.
+    The caller commits before streaming, so the record stands even if the download is cut off."""
+    return record("data.export", actor=actor, obj=obj, after={"export": what, **details})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, render_template
+from flask_login import current_user
 
 from academy.audit import services
 from academy.audit.chain import verify_chain
@@ -95,6 +96,9 @@ def export():
                 event.hash,
             ]
 
+    # Recorded before the query runs, so an export of everything includes its own record.
+    services.record_export("audit-log", actor=current_user, format="csv", filters=form.query_args())
+    db.session.commit()
     table = sheets.Table(title="Audit log", columns=CSV_COLUMNS, rows=rows())
     stamp = uk_date(clock.now()).isoformat()
     return sheets.spreadsheet_response(table, "csv", f"audit-log-{stamp}.csv")

@@ -111,9 +111,13 @@ class RoleAssignment(TimestampMixin, db.Model):
     #: Inclusive dates; `valid_to` null means open-ended.
     valid_from: Mapped[date] = mapped_column(sa.Date, nullable=False)
     valid_to: Mapped[date | None] = mapped_column(sa.Date)
-    granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    granted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    ended_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")

@@ -174,7 +174,9 @@ class EnrolmentStatusChange(db.Model):
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     reason: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    changed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=clock.now)
 
     enrolment: Mapped[Enrolment] = relationship(back_populates="history")

@@ -82,7 +82,9 @@ class Credential(TimestampMixin, db.Model):
     programme_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("programme.id", ondelete="RESTRICT"), index=True
     )
-    cohort_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cohort.id", ondelete="RESTRICT"))
+    cohort_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cohort.id", ondelete="RESTRICT"), index=True
+    )
     #: "Course", "Certificate" or "Diploma" (Open Badges achievementType).
     achievement_type: Mapped[str | None] = mapped_column(sa.String(32))
     #: The award's class: Pass, Merit or Distinction.
@@ -115,13 +117,13 @@ class Credential(TimestampMixin, db.Model):
     expires_on: Mapped[date | None] = mapped_column(sa.Date)
     verification: Mapped[str | None] = mapped_column(sa.String(16))
     verified_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL")
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     evidence_name: Mapped[str | None] = mapped_column(sa.String(255))
     recorded_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL")
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     version: Mapped[int] = version_column()
 

@@ -32,7 +32,9 @@ class Mark(TimestampMixin, db.Model):
         sa.ForeignKey("submission.id", ondelete="RESTRICT"), nullable=False, unique=True
     )
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="draft")
-    marker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    marker_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     #: The first marker's mark out of the assignment's maximum, before any late penalty.
     raw_mark: Mapped[Decimal | None] = mapped_column(MarkValue)
     #: Rubric level chosen per criterion: `{"0": 2, "1": 0}` (criterion index -> level index).
@@ -44,7 +46,7 @@ class Mark(TimestampMixin, db.Model):
     #: Chosen by the assignment's second-marking rule when the first mark was completed.
     needs_second_marking: Mapped[bool] = mapped_column(nullable=False, default=False)
     second_marker_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL")
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     second_mark: Mapped[Decimal | None] = mapped_column(MarkValue)
     second_comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
@@ -59,7 +61,7 @@ class Mark(TimestampMixin, db.Model):
     ratified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL")
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     version: Mapped[int] = version_column()
 
@@ -99,7 +101,9 @@ class MarkHistory(db.Model):
     )
     #: e.g. `mark.save`, `mark.second`, `mark.agree`, `mark.release`.
     action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
-    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    changed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=clock.now)
     before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

@@ -28,12 +28,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.orm.exc import StaleDataError
 
 from academy.assessment.models import Assignment, Submission
 from academy.assessment.policy import has_enrolment, visible_assignments, visible_submissions
 from academy.assessment.tracking import download_name
+from academy.audit import services as audit
 from academy.catalogue.models import Module, Programme
 from academy.cohorts.models import HOLDS_A_PLACE, Cohort, Enrolment, ModuleDelivery
 from academy.cohorts.policy import teaches, visible_cohorts
@@ -154,27 +155,44 @@ def progress_of(mark: Mark | None) -> tuple[str, str]:
 @bp.get("/marking")
 def queue():
     require(marks_work)
+    work = markable_submissions(current_user).outerjoin(Mark, Mark.submission_id == Submission.id)
+    # Released work is only counted, in SQL: a tutor's cohorts hold years of it, and loading it
+    # row by row made the page grow with every release.
+    counts = Counter()
+    for assignment_id, submitted, released in db.session.execute(
+        work.with_only_columns(
+            Submission.assignment_id,
+            sa.func.count(Submission.id),
+            sa.func.count(Mark.id).filter(Mark.status == "released"),
+        ).group_by(Submission.assignment_id)
+    ):
+        counts[(assignment_id, "submitted")] = submitted
+        counts[(assignment_id, "released")] = released
+    assignments = {
+        assignment.id: assignment
+        for assignment in db.session.scalars(
+            sa.select(Assignment)
+            .where(Assignment.id.in_([assignment_id for assignment_id, _ in counts]))
+            .options(joinedload(Assignment.delivery).joinedload(ModuleDelivery.cohort))
+        )
+    }
     rows = db.session.execute(
-        markable_submissions(current_user)
-        .outerjoin(Mark, Mark.submission_id == Submission.id)
+        work.where(sa.or_(Mark.id.is_(None), Mark.status != "released"))
         .add_columns(Mark)
         .options(
             joinedload(Submission.assignment)
             .joinedload(Assignment.delivery)
-            .joinedload(ModuleDelivery.cohort)
+            .joinedload(ModuleDelivery.cohort),
+            # The queue shows neither files nor receipts: loading them cost a query per 500 rows.
+            raiseload(Submission.files),
+            raiseload(Submission.receipts),
         )  # fmt: skip
     ).all()
     today = clock.today()
-    items, assignments, counts = [], {}, Counter()
+    items = []
     for submission, mark in rows:
-        assignment = submission.assignment
-        assignments[assignment.id] = assignment
-        counts[(assignment.id, "submitted")] += 1
-        if mark is not None and mark.status == "released":
-            counts[(assignment.id, "released")] += 1
-            continue
         if mark is not None and services.ready_for_release(mark):
-            counts[(assignment.id, "ready")] += 1
+            counts[(submission.assignment_id, "ready")] += 1
         due = services.feedback_due(submission)
         items.append(
             QueueItem(submission, mark, learner_label(submission, mark), due, today > due,
@@ -584,6 +602,10 @@ def gradebook(cohort_id: int):
 def gradebook_csv(cohort_id: int):
     cohort = _cohort_or_404(cohort_id)
     require(can_view_gradebook, cohort)
+    # Committed before the gradebook is read: a commit afterwards would expire what it loaded
+    # and the streamed rows would load it again, one query at a time.
+    audit.record_export("gradebook", actor=current_user, obj=cohort, format="csv")
+    db.session.commit()
     book = build_gradebook(cohort)
     response = Response(stream_with_context(csv_lines(book)), mimetype="text/csv")
     response.headers["Content-Disposition"] = (

@@ -26,7 +26,9 @@ class OutboxMessage(TimestampMixin, db.Model):
     idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True, nullable=False)
     recipient: Mapped[str] = mapped_column(sa.String(254), nullable=False, index=True)
     #: The user it is for, when it is for one (preferences and the admin page use it).
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     subject: Mapped[str] = mapped_column(sa.String(300), nullable=False)
     #: The template under templates/email/, and the category preferences are checked against.
     template: Mapped[str] = mapped_column(sa.String(64), nullable=False)

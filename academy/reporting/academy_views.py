@@ -16,6 +16,7 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from academy.audit import services as audit
 from academy.catalogue.models import Programme
 from academy.cohorts.models import Cohort
 from academy.core import clock
@@ -266,6 +267,13 @@ def report_csv(report_key: str, table_key: str):
         rows=table.text_rows(),
     )
     stamp = uk_date(built.generated_at).isoformat()
+    audit.record_export(
+        f"academy-report:{spec.key}:{table.key}",
+        actor=current_user,
+        format="csv",
+        filters=form.query_args(),
+    )
+    db.session.commit()
     return sheets.spreadsheet_response(sheet, "csv", f"{spec.key}-{table.key}-{stamp}.csv")
 
 

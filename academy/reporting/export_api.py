@@ -13,6 +13,7 @@ from flask import abort, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from academy.audit import services as audit
 from academy.auth.api_auth import api_user
 from academy.core import clock
 from academy.core.api import ID, Id, RequestSchema, documented_errors, stale_version
@@ -53,6 +54,9 @@ def _download(export: str, organisation_id: int, fmt: str):
     if organisation is None or not can_view_organisation_reports(api_user(), organisation):
         abort(404)
     now = clock.now()
+    # Committed before the export is read, so the commit cannot expire what it loads.
+    audit.record_export(export, actor=api_user(), obj=organisation, format=fmt, channel="api")
+    db.session.commit()
     table = exports.build(export, organisation, now=now)
     return spreadsheet_response(
         table, fmt, exports.filename(organisation, export, fmt, uk_date(now))

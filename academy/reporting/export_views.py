@@ -15,6 +15,7 @@ from wtforms import HiddenField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from academy.audit import services as audit
 from academy.core import clock
 from academy.core.access import guard
 from academy.core.api import ID
@@ -43,6 +44,9 @@ def _organisation_or_404(organisation_id: int) -> Organisation:
 def _download(export: str, organisation_id: int, fmt: str):
     organisation = _organisation_or_404(organisation_id)
     now = clock.now()
+    # Committed before the export is read, so the commit cannot expire what it loads.
+    audit.record_export(export, actor=current_user, obj=organisation, format=fmt)
+    db.session.commit()
     table = exports.build(export, organisation, now=now)
     return spreadsheet_response(
         table, fmt, exports.filename(organisation, export, fmt, uk_date(now))

@@ -25,7 +25,7 @@ class ReportSubscription(TimestampMixin, db.Model):
         sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
     )
     organisation_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False
+        sa.ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True
     )
     frequency: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=DEFAULT_FREQUENCY)
     #: e.g. "2026-11" for a monthly summary, "2026-W47" for a weekly one.

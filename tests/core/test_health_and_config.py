@@ -87,3 +87,42 @@ def test_postgres_urls_from_hosting_platforms_use_psycopg(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example/academy")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example/academy"
+
+
+@pytest.mark.no_db
+def test_the_first_signing_key_can_be_made_in_production_and_nothing_else_starts_without(tmp_path):
+    """`flask academy keys generate` is how a production install gets its key, so it must start
+    without one; any other command (and the web app) still refuses."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    key_file = tmp_path / "signing-keys.json"
+    env = {
+        **os.environ,
+        **PRODUCTION_SERVICES,
+        "ACADEMY_ENV": "production",
+        "SECRET_KEY": "x" * 64,
+        "ACADEMY_KEY_FILE": str(key_file),
+    }
+    env.pop("ACADEMY_SIGNING_KEY", None)
+    root = Path(__file__).resolve().parents[2]
+
+    def flask(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = flask("routes")
+    assert refused.returncode != 0
+    assert "needs a credential signing key" in refused.stderr
+    made = flask("academy", "keys", "generate")
+    assert made.returncode == 0, made.stderr
+    assert "New signing key z" in made.stdout and key_file.exists()
+    assert flask("routes").returncode == 0

@@ -351,3 +351,36 @@ def test_the_exports_page_lists_the_downloads_and_their_columns(
     assert "staff_number" in text and "mark_&lt;module code&gt;" in text
     other = login_as(make.user("sponsor", scope=make.organisation()), the_client=app.test_client())
     assert other.get(f"/organisations/{trust.id}/reports/exports").status_code == 404
+
+
+def export_audits() -> list:
+    import sqlalchemy as sa
+
+    from academy.audit.models import AuditEvent
+
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "data.export").order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_every_download_is_audited_with_who_what_and_which_trust(
+    make, api, trust, cohort, sponsor, as_sponsor
+):
+    assert as_sponsor.get(page_path(trust, "progress", "xlsx")).status_code == 200
+    assert api(sponsor).get(api_path(trust, "staff-credentials", "csv")).status_code == 200
+    page, through_api = export_audits()
+    assert (page.actor_id, page.object_type, page.object_id) == (
+        sponsor.id,
+        "organisation",
+        str(trust.id),
+    )
+    assert page.after == {"export": "progress", "format": "xlsx"}
+    assert through_api.after == {"export": "staff-credentials", "format": "csv", "channel": "api"}
+
+
+def test_a_refused_download_is_not_recorded_as_an_export(make, app, login_as, trust):
+    outsider = login_as(make.user("sponsor", scope=make.organisation()))
+    assert outsider.get(page_path(trust, "progress", "csv")).status_code == 404
+    assert export_audits() == []
