@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 
 from academy.demo import DEMO_TOTP_SECRETS
 from tests.dbutil import drop_database, fresh_database_url
@@ -65,6 +65,7 @@ def _free_port() -> int:
 def live_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
     database_url = fresh_database_url("browser", tmp)
+    _LIVE_DATABASE["url"] = database_url
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -202,20 +203,24 @@ def assert_accessible(page) -> None:
 #: Authenticator secrets of the staff the journeys sign in as: the demo's published ones, and any
 #: a journey's new staff set up on the way (read off the set-up page, as a person's app would).
 TOTP_SECRETS = dict(DEMO_TOTP_SECRETS)
-#: The last time step whose code each account used: the server accepts a code once, so a second
-#: sign-in within the same 30 seconds uses the next step's code (the server allows one step of
-#: drift), and only waits when even that was used.
-_LAST_STEP: dict[str, int] = {}
+#: The live server's database, for forgetting which code an account last used (below).
+_LIVE_DATABASE: dict[str, str] = {}
 
 
 def fresh_code(email: str) -> str:
-    totp = pyotp.TOTP(TOTP_SECRETS[email])
-    now_step = totp.timecode(datetime.now(UTC))
-    step = max(now_step, _LAST_STEP.get(email, -1) + 1)
-    if step > now_step + 1:
-        time.sleep(max(0.0, (step - 1) * totp.interval - time.time()) + 0.05)
-    _LAST_STEP[email] = step
-    return totp.generate_otp(step)
+    """The account's current code. The server accepts each code once, and the journeys sign the
+    same staff in several times a minute; rather than wait for the next 30-second step as a
+    person would, forget the step the server last accepted (test set-up, as `login_as` does)."""
+    url = _LIVE_DATABASE.get("url")
+    if url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text('UPDATE "user" SET totp_last_step = NULL WHERE email = :email'),
+                {"email": email},
+            )
+        engine.dispose()
+    return pyotp.TOTP(TOTP_SECRETS[email]).now()
 
 
 def otp_fields(email: str) -> dict[str, str]:
@@ -234,7 +239,6 @@ def sign_in(page, email: str, password: str = DEMO_PASSWORD) -> None:
     path = urlsplit(page.url).path
     if path == "/sign-in/set-up":
         TOTP_SECRETS[email] = page.locator("#mfa-secret").inner_text().replace(" ", "")
-        _LAST_STEP.pop(email, None)
         page.get_by_label("Code from your authenticator app").fill(fresh_code(email))
         page.get_by_role("button", name="Turn on two-factor authentication").click()
         page.get_by_role("button", name="I have saved my codes").click()
